@@ -1,0 +1,17 @@
+//! sledgres planner: SQL text → parsed statement (sqlparser, PostgreSQL dialect) → bound, typed
+//! logical plan → optimised plan → physical operators that stream rows, plus the SQL session
+//! (transaction state machine, settings) that drives them.
+//!
+//! The server talks to this crate only through [`Database`], [`Session`] and the types they
+//! return; it never sees the storage crate.
+
+pub mod error;
+pub mod scalar;
+pub mod session;
+
+pub use error::{Error, ErrorKind, Result};
+pub use session::{
+    CancelHandle, ColumnInfo, CommandTag, Cursor, Database, Prepared, QueryResult, Session,
+    SessionParams, Statement, TransactionStatus,
+};
+pub use sledgres_storage::{DataType, Numeric, Row, Value};

@@ -1,0 +1,28 @@
+//! sledgres storage: an MVCC row store on sled.
+//!
+//! This crate knows nothing of SQL text. It offers tables of typed rows with primary keys and
+//! secondary indexes, a transactional catalog, and transactions at PostgreSQL's isolation levels.
+//! The planner is its only client; the server never sees it.
+//!
+//! The public surface is small on purpose:
+//! - [`Store`]: one per data directory; opens (and recovers) it, begins transactions.
+//! - [`Transaction`]: snapshot reads (scan, index scan, point get), writes (insert, update,
+//!   delete, each taking the row's write lock and waiting for a concurrent writer), catalog
+//!   changes, commit (durable on return) and rollback.
+//! - [`types`]: [`DataType`] and [`Value`], the representation of data.
+//! - [`catalog`]: table and index definitions.
+//!
+//! See docs/architecture.md for the key layout, the versioning scheme and how each isolation
+//! level is enforced; each module opens with the part of that story it implements.
+
+pub mod catalog;
+pub mod error;
+pub mod store;
+pub mod transaction;
+pub mod types;
+
+pub use catalog::{ColumnDef, IndexDef, IndexId, TableDef, TableId};
+pub use error::{Error, Result};
+pub use store::{IsolationLevel, Store, TxnOptions};
+pub use transaction::{KeyRange, RowIter, RowKey, RowLockOutcome, Transaction};
+pub use types::{DataType, Numeric, Row, Value};
