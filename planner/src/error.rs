@@ -174,8 +174,18 @@ impl From<storage::Error> for Error {
             }
             S::LockNotAvailable(_) => Error::new(ErrorKind::LockNotAvailable, message),
             S::Cancelled(_) => Error::new(ErrorKind::QueryCanceled, message),
-            S::UniqueViolation { detail, .. } => {
-                Error::new(ErrorKind::UniqueViolation, message).with_detail(detail)
+            S::UniqueViolation {
+                columns, values, ..
+            } => {
+                let values: Vec<String> = values
+                    .iter()
+                    .map(|v| crate::scalar::format_text(v, 1))
+                    .collect();
+                Error::new(ErrorKind::UniqueViolation, message).with_detail(format!(
+                    "Key ({})=({}) already exists.",
+                    columns.join(", "),
+                    values.join(", ")
+                ))
             }
             S::DuplicateTable(_) => Error::new(ErrorKind::DuplicateTable, message),
             S::UndefinedTable(_) => Error::new(ErrorKind::UndefinedTable, message),

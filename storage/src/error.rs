@@ -25,9 +25,14 @@ pub enum Error {
     /// The statement was cancelled (cancel request or `statement_timeout`) while waiting.
     #[error("canceling statement due to {0}")]
     Cancelled(String),
-    /// A unique or primary key constraint would be violated.
+    /// A unique or primary key constraint would be violated. The planner formats PostgreSQL's
+    /// DETAIL ("Key (a, b)=(1, x) already exists.") from the columns and values.
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
-    UniqueViolation { constraint: String, detail: String },
+    UniqueViolation {
+        constraint: String,
+        columns: Vec<String>,
+        values: Vec<crate::types::Value>,
+    },
     #[error("relation \"{0}\" already exists")]
     DuplicateTable(String),
     #[error("relation \"{0}\" does not exist")]

@@ -153,3 +153,16 @@ impl Transaction {
         todo!()
     }
 }
+
+impl Transaction {
+    /// Lets lock waits notice a cancel request: while this flag is set, a waiting call returns
+    /// `Error::Cancelled`. The planner points it at the session's cancel flag.
+    pub fn set_interrupt(&self, _flag: Arc<std::sync::atomic::AtomicBool>) {
+        todo!()
+    }
+    /// `lock_timeout` (None = wait forever): a lock wait longer than this fails with
+    /// `Error::LockNotAvailable("canceling statement due to lock timeout")`.
+    pub fn set_lock_timeout(&self, _timeout: Option<std::time::Duration>) {
+        todo!()
+    }
+}
