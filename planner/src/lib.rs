@@ -5,7 +5,13 @@
 //! The server talks to this crate only through [`Database`], [`Session`] and the types they
 //! return; it never sees the storage crate.
 
+pub mod binder;
 pub mod error;
+pub mod exec;
+pub mod optimizer;
+mod parse;
+pub mod settings;
+pub mod plan;
 pub mod scalar;
 pub mod session;
 

@@ -1,8 +1,5 @@
 //! The SQL session: what one client connection sees.
 //!
-//! (Interface stub: the implementation replaces the `todo!()`s; signatures are the contract
-//! the server codes against.)
-//!
 //! Every method is synchronous and may block (waiting for a row lock, for a commit's flush):
 //! the server calls them off the async reactor (e.g. `tokio::task::spawn_blocking`).
 //!
@@ -18,34 +15,94 @@
 //!   commits (or rolls back after an error). Inside a block, an error puts the session in the
 //!   failed state: every statement but ROLLBACK (and COMMIT, which then rolls back and reports
 //!   the tag ROLLBACK) fails with 25P02.
+//!
+//! The transaction itself is begun lazily, by the first statement that reads or writes, so
+//! that `BEGIN ISOLATION LEVEL …` and `SET TRANSACTION` before the first query decide its
+//! options (storage then takes the snapshot at the first `begin_statement`).
+//!
+//! Statement pipeline (`prepare`): parse (sqlparser) → bind (`binder/`) → optimize
+//! (`optimizer/`) → compile (`exec/`). `execute` opens the compiled plan into operators: a
+//! query returns a [`Cursor`] that streams; DML runs to completion and returns its tag.
 
-use crate::error::Result;
-use sledgres_storage::{DataType, Row, Value};
+use crate::binder::{Binder, Bound};
+use crate::error::{Error, ErrorKind, Result};
+use crate::exec::dml::{PInsert, PModify};
+use crate::exec::expr::{compile, Layout};
+use crate::exec::{self, BoxOp, ExecCtx, PhysPlan};
+use crate::settings::Settings;
+use crate::{optimizer, scalar};
+use sledgres_storage::{
+    DataType, IndexDef, IsolationLevel, Row, Store, TableDef, Transaction, TxnOptions, Value,
+};
+use sqlparser::ast;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// Rows per `fetch` call when the caller asked for "all" (bounded batches keep memory flat).
+const FETCH_BATCH: usize = 1000;
+
 /// The database: one per server process, shared by every session.
 #[derive(Clone)]
-pub struct Database {}
+pub struct Database {
+    store: Store,
+}
 
 impl Database {
     /// Opens (creating if needed, recovering after a crash) the data directory.
-    pub fn open(_dir: &Path) -> Result<Database> {
-        todo!()
+    pub fn open(dir: &Path) -> Result<Database> {
+        Ok(Database {
+            store: Store::open(dir)?,
+        })
     }
     /// A database in a temporary directory, for tests.
     pub fn open_temporary() -> Result<Database> {
-        todo!()
+        Ok(Database {
+            store: Store::open_temporary()?,
+        })
     }
     /// A new session for a connection.
-    pub fn session(&self, _params: SessionParams) -> Result<Session> {
-        todo!()
+    pub fn session(&self, params: SessionParams) -> Result<Session> {
+        let mut settings = Settings::new(&params.user, &params.application_name);
+        if let Some(opts) = &params.options {
+            for (k, v) in parse_options(opts) {
+                settings.set(&k, Some(&v))?;
+            }
+        }
+        settings.take_changes();
+        Ok(Session {
+            db: self.clone(),
+            params,
+            txn: None,
+            block: Block::None,
+            next_opts: None,
+            settings,
+            cancel: CancelHandle::default(),
+        })
     }
     /// Flushes everything to disk; called once at shutdown after sessions have ended.
     pub fn shutdown(&self) -> Result<()> {
-        todo!()
+        Ok(self.store.flush()?)
     }
+}
+
+/// `-c name=value` / `--name=value` pairs of the `options` startup parameter.
+fn parse_options(opts: &str) -> Vec<(String, String)> {
+    let mut out = vec![];
+    let mut words = opts.split_whitespace();
+    while let Some(w) = words.next() {
+        let pair = if w == "-c" {
+            words.next().map(|s| s.to_string())
+        } else if let Some(r) = w.strip_prefix("-c") {
+            Some(r.to_string())
+        } else {
+            w.strip_prefix("--").map(|r| r.to_string())
+        };
+        if let Some((k, v)) = pair.as_deref().and_then(|p| p.split_once('=')) {
+            out.push((k.replace('-', "_"), v.to_string()));
+        }
+    }
+    out
 }
 
 /// Startup parameters of a connection.
@@ -73,12 +130,15 @@ pub enum TransactionStatus {
 
 /// One parsed statement (syntax only), with its source text.
 #[derive(Clone, Debug)]
-pub struct Statement {}
+pub struct Statement {
+    sql: String,
+    ast: ast::Statement,
+}
 
 impl Statement {
     /// The statement's text as the client sent it.
     pub fn sql(&self) -> &str {
-        todo!()
+        &self.sql
     }
 }
 
@@ -89,18 +149,64 @@ pub struct ColumnInfo {
     pub data_type: DataType,
 }
 
+/// What a prepared statement does when executed.
+#[derive(Debug)]
+enum Action {
+    Query(Arc<PhysPlan>),
+    Insert(PInsert),
+    Update(PModify),
+    Delete(PModify),
+    CreateTable {
+        def: TableDef,
+        if_not_exists: bool,
+        indexes: Vec<IndexDef>,
+    },
+    DropTable {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    CreateIndex {
+        table: Arc<TableDef>,
+        def: IndexDef,
+        if_not_exists: bool,
+    },
+    DropIndex {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    Begin {
+        modes: Vec<ast::TransactionMode>,
+        tag: &'static str,
+    },
+    Commit,
+    Rollback,
+    SetTransaction(Vec<ast::TransactionMode>),
+    Set {
+        name: String,
+        value: Option<String>,
+        /// RESET (tag `RESET`) rather than SET … TO DEFAULT.
+        reset: bool,
+    },
+    ResetAll,
+    Show(String),
+}
+
 /// A bound, planned statement ready to execute with parameter values. Re-executable.
 #[derive(Clone, Debug)]
-pub struct Prepared {}
+pub struct Prepared {
+    action: Arc<Action>,
+    param_types: Vec<DataType>,
+    columns: Vec<ColumnInfo>,
+}
 
 impl Prepared {
     /// The type of each `$n` parameter (inferred where the client did not say).
     pub fn param_types(&self) -> &[DataType] {
-        todo!()
+        &self.param_types
     }
     /// The result columns; empty for a statement that returns no rows (NoData).
     pub fn columns(&self) -> &[ColumnInfo] {
-        todo!()
+        &self.columns
     }
 }
 
@@ -118,16 +224,24 @@ pub enum QueryResult {
 }
 
 /// A running statement's remaining rows. Streams: holds operators, not results.
-pub struct Cursor {}
+pub struct Cursor {
+    columns: Vec<ColumnInfo>,
+    op: Option<BoxOp>,
+    count: u64,
+    tag: &'static str,
+}
 
 impl Cursor {
     pub fn columns(&self) -> &[ColumnInfo] {
-        todo!()
+        &self.columns
     }
     /// The CommandComplete tag for the rows fetched so far (`SELECT n`, `INSERT 0 n` for
     /// INSERT … RETURNING, …).
     pub fn tag(&self) -> CommandTag {
-        todo!()
+        if self.tag == "SHOW" {
+            return CommandTag("SHOW".into());
+        }
+        CommandTag(format!("{} {}", self.tag, self.count))
     }
 }
 
@@ -142,60 +256,759 @@ impl CancelHandle {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Block {
+    /// No explicit block: statements run in the batch's implicit transaction.
+    None,
+    Open,
+    Failed,
+}
+
 /// One connection's SQL session. `Send`, not shared: the server owns it.
-pub struct Session {}
+pub struct Session {
+    db: Database,
+    params: SessionParams,
+    /// The open transaction (implicit or the block's), begun lazily.
+    txn: Option<Transaction>,
+    block: Block,
+    /// Options for the transaction not begun yet (BEGIN ISOLATION LEVEL, SET TRANSACTION).
+    next_opts: Option<TxnOptions>,
+    settings: Settings,
+    cancel: CancelHandle,
+}
 
 impl Session {
     /// Splits and parses a query string. Syntax errors carry a position.
-    pub fn parse(&mut self, _sql: &str) -> Result<Vec<Statement>> {
-        todo!()
+    pub fn parse(&mut self, sql: &str) -> Result<Vec<Statement>> {
+        Ok(crate::parse::parse(sql)?
+            .into_iter()
+            .map(|(sql, ast)| Statement { sql, ast })
+            .collect())
     }
+
     /// Binds and plans a statement. `param_types[i]` is `None` where the client sent type 0
     /// (infer it). Fails with 25P02 in a failed transaction block unless the statement is
     /// ROLLBACK/COMMIT.
-    pub fn prepare(&mut self, _stmt: &Statement, _param_types: &[Option<DataType>]) -> Result<Prepared> {
-        todo!()
+    pub fn prepare(
+        &mut self,
+        stmt: &Statement,
+        param_types: &[Option<DataType>],
+    ) -> Result<Prepared> {
+        let is_end = matches!(
+            stmt.ast,
+            ast::Statement::Commit { .. } | ast::Statement::Rollback { .. }
+        );
+        if self.block == Block::Failed && !is_end {
+            return Err(in_failed_block());
+        }
+        let r = self.prepare_inner(stmt, param_types);
+        if let Err(e) = &r {
+            self.statement_failed(e);
+        }
+        r
     }
+
+    fn prepare_inner(
+        &mut self,
+        stmt: &Statement,
+        param_types: &[Option<DataType>],
+    ) -> Result<Prepared> {
+        let simple = |action: Action| Prepared {
+            action: Arc::new(action),
+            param_types: param_types
+                .iter()
+                .map(|t| t.clone().unwrap_or(DataType::Text))
+                .collect(),
+            columns: vec![],
+        };
+        match &stmt.ast {
+            ast::Statement::StartTransaction {
+                modes, begin, ..
+            } => {
+                return Ok(simple(Action::Begin {
+                    modes: modes.clone(),
+                    tag: if *begin { "BEGIN" } else { "START TRANSACTION" },
+                }))
+            }
+            ast::Statement::Commit { chain: false, .. } => return Ok(simple(Action::Commit)),
+            ast::Statement::Rollback {
+                chain: false,
+                savepoint: None,
+            } => return Ok(simple(Action::Rollback)),
+            ast::Statement::Set(set) => return self.prepare_set(set).map(simple),
+            ast::Statement::Reset(r) => {
+                return Ok(simple(match &r.reset {
+                    ast::Reset::ALL => Action::ResetAll,
+                    ast::Reset::ConfigurationParameter(n) => Action::Set {
+                        name: crate::binder::object_name_pub(n)?,
+                        value: None,
+                        reset: true,
+                    },
+                    ast::Reset::SessionAuthorization => {
+                        return Err(Error::new(
+                            ErrorKind::FeatureNotSupported,
+                            "RESET SESSION AUTHORIZATION is not supported",
+                        ))
+                    }
+                }))
+            }
+            ast::Statement::ShowVariable { variable } => {
+                let name = variable
+                    .iter()
+                    .map(|i| i.value.clone())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let name = match name.to_lowercase().as_str() {
+                    "transaction isolation level" => "transaction_isolation".to_string(),
+                    "time zone" => "TimeZone".to_string(),
+                    _ => name,
+                };
+                let display = self.show_name(&name)?;
+                let mut p = simple(Action::Show(name));
+                p.columns = vec![ColumnInfo {
+                    name: display,
+                    data_type: DataType::Text,
+                }];
+                return Ok(p);
+            }
+            _ => {}
+        }
+        let txn = self.ensure_txn()?;
+        txn.begin_statement()?;
+        let mut binder = Binder::new(&txn, param_types);
+        let bound = binder.bind_statement(&stmt.ast)?;
+        let param_types = binder.param_types();
+        let (action, columns) = match bound {
+            Bound::Query { plan, columns } => {
+                let plan = optimizer::optimize(plan)?;
+                let phys = exec::compile_plan(&plan, &[])?;
+                (
+                    Action::Query(Arc::new(phys)),
+                    columns
+                        .into_iter()
+                        .map(|c| ColumnInfo {
+                            name: c.name,
+                            data_type: c.data_type,
+                        })
+                        .collect(),
+                )
+            }
+            Bound::Insert(i) => {
+                let source = optimizer::optimize(i.source)?;
+                let defaults = i
+                    .defaults
+                    .iter()
+                    .map(|d| d.as_ref().map(|e| compile(e, &Layout::default())).transpose())
+                    .collect::<Result<Vec<_>>>()?;
+                (
+                    Action::Insert(PInsert {
+                        table: i.table,
+                        source: Arc::new(exec::compile_plan(&source, &[])?),
+                        targets: i.targets,
+                        defaults,
+                    }),
+                    vec![],
+                )
+            }
+            Bound::Update(u) => {
+                let scan = optimizer::optimize(u.scan)?;
+                let layout = Layout::new(scan.output_ids(), &[]);
+                let sets = u
+                    .sets
+                    .iter()
+                    .map(|(i, e)| Ok((*i, compile(e, &layout)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                (
+                    Action::Update(PModify {
+                        table: u.table,
+                        scan: Arc::new(exec::compile_plan(&scan, &[])?),
+                        sets,
+                    }),
+                    vec![],
+                )
+            }
+            Bound::Delete(d) => {
+                let scan = optimizer::optimize(d.scan)?;
+                (
+                    Action::Delete(PModify {
+                        table: d.table,
+                        scan: Arc::new(exec::compile_plan(&scan, &[])?),
+                        sets: vec![],
+                    }),
+                    vec![],
+                )
+            }
+            Bound::CreateTable {
+                def,
+                if_not_exists,
+                indexes,
+            } => (
+                Action::CreateTable {
+                    def,
+                    if_not_exists,
+                    indexes,
+                },
+                vec![],
+            ),
+            Bound::DropTable { names, if_exists } => {
+                (Action::DropTable { names, if_exists }, vec![])
+            }
+            Bound::CreateIndex {
+                table,
+                def,
+                if_not_exists,
+            } => (
+                Action::CreateIndex {
+                    table,
+                    def,
+                    if_not_exists,
+                },
+                vec![],
+            ),
+            Bound::DropIndex { names, if_exists } => {
+                (Action::DropIndex { names, if_exists }, vec![])
+            }
+        };
+        Ok(Prepared {
+            action: Arc::new(action),
+            param_types,
+            columns,
+        })
+    }
+
+    fn prepare_set(&mut self, set: &ast::Set) -> Result<Action> {
+        match set {
+            ast::Set::SingleAssignment {
+                variable, values, ..
+            } => {
+                let name = crate::binder::object_name_pub(variable)?;
+                let is_default = matches!(values.as_slice(), [ast::Expr::Identifier(i)]
+                    if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
+                let value = if is_default {
+                    None
+                } else {
+                    Some(
+                        values
+                            .iter()
+                            .map(set_value_text)
+                            .collect::<Result<Vec<_>>>()?
+                            .join(", "),
+                    )
+                };
+                Ok(Action::Set {
+                    name,
+                    value,
+                    reset: false,
+                })
+            }
+            ast::Set::SetTimeZone { value, .. } => Ok(Action::Set {
+                name: "TimeZone".into(),
+                value: Some(set_value_text(value)?),
+                reset: false,
+            }),
+            ast::Set::SetNames { charset_name, .. } => Ok(Action::Set {
+                name: "client_encoding".into(),
+                value: Some(charset_name.value.clone()),
+                reset: false,
+            }),
+            ast::Set::SetTransaction {
+                modes,
+                snapshot: None,
+                session,
+            } => {
+                if *session {
+                    let mut v = vec![];
+                    for m in modes {
+                        if let ast::TransactionMode::IsolationLevel(l) = m {
+                            v.push(isolation_name(l));
+                        }
+                    }
+                    match v.pop() {
+                        Some(l) => Ok(Action::Set {
+                            name: "default_transaction_isolation".into(),
+                            value: Some(l.into()),
+                            reset: false,
+                        }),
+                        None => Ok(Action::Set {
+                            name: "default_transaction_read_only".into(),
+                            value: Some(
+                                if modes.iter().any(|m| {
+                                    matches!(
+                                        m,
+                                        ast::TransactionMode::AccessMode(
+                                            ast::TransactionAccessMode::ReadOnly
+                                        )
+                                    )
+                                }) {
+                                    "on"
+                                } else {
+                                    "off"
+                                }
+                                .into(),
+                            ),
+                            reset: false,
+                        }),
+                    }
+                } else {
+                    Ok(Action::SetTransaction(modes.clone()))
+                }
+            }
+            _ => Err(Error::new(
+                ErrorKind::FeatureNotSupported,
+                "this SET form is not supported",
+            )),
+        }
+    }
+
+    fn show_name(&self, name: &str) -> Result<String> {
+        let lower = name.to_lowercase();
+        if lower == "transaction_isolation" {
+            return Ok("transaction_isolation".into());
+        }
+        if lower == "all" {
+            return Err(Error::new(
+                ErrorKind::FeatureNotSupported,
+                "SHOW ALL is not supported",
+            ));
+        }
+        self.settings.get(&lower)?;
+        Ok(lower)
+    }
+
     /// Converts a parameter sent in text format to a value of the given type (22P02 etc.).
-    pub fn decode_param_text(&self, _ty: &DataType, _text: &str) -> Result<Value> {
-        todo!()
+    pub fn decode_param_text(&self, ty: &DataType, text: &str) -> Result<Value> {
+        scalar::parse_text(ty, text)
     }
+
     /// Executes a prepared statement with parameter values.
-    pub fn execute(&mut self, _prepared: &Prepared, _params: Vec<Value>) -> Result<QueryResult> {
-        todo!()
+    pub fn execute(&mut self, prepared: &Prepared, params: Vec<Value>) -> Result<QueryResult> {
+        self.cancel.0.store(false, Ordering::SeqCst);
+        let is_end = matches!(*prepared.action, Action::Commit | Action::Rollback);
+        if self.block == Block::Failed && !is_end {
+            return Err(in_failed_block());
+        }
+        let r = self.execute_inner(prepared, params);
+        if let Err(e) = &r {
+            self.statement_failed(e);
+        }
+        r
     }
+
+    fn execute_inner(&mut self, prepared: &Prepared, params: Vec<Value>) -> Result<QueryResult> {
+        let tag = |s: &str| Ok(QueryResult::Command(CommandTag(s.to_string())));
+        match &*prepared.action {
+            Action::Begin { modes, tag: t } => {
+                if self.block == Block::None {
+                    self.block = Block::Open;
+                    if self.txn.is_none() {
+                        let mut opts = self.default_opts();
+                        apply_modes(&mut opts, modes);
+                        self.next_opts = Some(opts);
+                    }
+                }
+                return tag(t);
+            }
+            Action::Commit => {
+                let failed = self.block == Block::Failed;
+                let txn = self.txn.take();
+                self.block = Block::None;
+                self.next_opts = None;
+                if let Some(txn) = txn {
+                    if failed {
+                        txn.rollback()?;
+                    } else {
+                        txn.commit()?;
+                    }
+                }
+                return tag(if failed { "ROLLBACK" } else { "COMMIT" });
+            }
+            Action::Rollback => {
+                self.block = Block::None;
+                self.next_opts = None;
+                if let Some(txn) = self.txn.take() {
+                    txn.rollback()?;
+                }
+                return tag("ROLLBACK");
+            }
+            Action::SetTransaction(modes) => {
+                if self.txn.is_some() {
+                    if modes
+                        .iter()
+                        .any(|m| matches!(m, ast::TransactionMode::IsolationLevel(_)))
+                    {
+                        return Err(Error::new(
+                            ErrorKind::ActiveSqlTransaction,
+                            "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                        ));
+                    }
+                } else {
+                    let mut opts = self.next_opts.unwrap_or_else(|| self.default_opts());
+                    apply_modes(&mut opts, modes);
+                    self.next_opts = Some(opts);
+                }
+                return tag("SET");
+            }
+            Action::Set { name, value, reset } => {
+                self.settings.set(name, value.as_deref())?;
+                if name.eq_ignore_ascii_case("lock_timeout") {
+                    if let Some(txn) = &self.txn {
+                        txn.set_lock_timeout(self.lock_timeout());
+                    }
+                }
+                return tag(if *reset { "RESET" } else { "SET" });
+            }
+            Action::ResetAll => {
+                let fresh = Settings::new(&self.params.user, &self.params.application_name);
+                self.settings = fresh;
+                return tag("RESET");
+            }
+            Action::Show(name) => {
+                let value = if name.eq_ignore_ascii_case("transaction_isolation") {
+                    let iso = match &self.txn {
+                        Some(t) => t.isolation(),
+                        None => self.next_opts.unwrap_or_else(|| self.default_opts()).isolation,
+                    };
+                    isolation_text(iso).to_string()
+                } else {
+                    self.settings.get(name)?
+                };
+                return Ok(QueryResult::Rows(Cursor {
+                    columns: prepared.columns.clone(),
+                    op: Some(Box::new(OneRow(Some(vec![Value::Text(value)])))),
+                    count: 0,
+                    tag: "SHOW",
+                }));
+            }
+            _ => {}
+        }
+        let txn = self.ensure_txn()?;
+        txn.begin_statement()?;
+        let mut ctx = ExecCtx::new(txn.clone(), params, self.cancel.0.clone());
+        ctx.deadline = self
+            .settings
+            .get("statement_timeout")
+            .ok()
+            .and_then(|v| crate::settings::parse_duration_ms(&v))
+            .filter(|ms| *ms > 0)
+            .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
+        let ctx = Arc::new(ctx);
+        match &*prepared.action {
+            Action::Query(plan) => Ok(QueryResult::Rows(Cursor {
+                columns: prepared.columns.clone(),
+                op: Some(exec::open(plan, &ctx)?),
+                count: 0,
+                tag: "SELECT",
+            })),
+            Action::Insert(p) => {
+                let n = exec::dml::insert(p, &ctx)?;
+                tag(&format!("INSERT 0 {n}"))
+            }
+            Action::Update(p) => {
+                let n = exec::dml::update(p, &ctx)?;
+                tag(&format!("UPDATE {n}"))
+            }
+            Action::Delete(p) => {
+                let n = exec::dml::delete(p, &ctx)?;
+                tag(&format!("DELETE {n}"))
+            }
+            Action::CreateTable {
+                def,
+                if_not_exists,
+                indexes,
+            } => {
+                if txn.get_table(&def.schema, &def.name)?.is_some() {
+                    if *if_not_exists {
+                        return tag("CREATE TABLE");
+                    }
+                    return Err(Error::new(
+                        ErrorKind::DuplicateTable,
+                        format!("relation \"{}\" already exists", def.name),
+                    ));
+                }
+                let id = txn.create_table(def.clone())?;
+                for i in indexes {
+                    txn.create_index(id, i.clone())?;
+                }
+                tag("CREATE TABLE")
+            }
+            Action::DropTable { names, if_exists } => {
+                let mut ids = vec![];
+                for n in names {
+                    match txn.get_table("public", n)? {
+                        Some(t) => ids.push(t.id),
+                        None if *if_exists => {}
+                        None => {
+                            return Err(Error::new(
+                                ErrorKind::UndefinedTable,
+                                format!("table \"{n}\" does not exist"),
+                            ))
+                        }
+                    }
+                }
+                for id in ids {
+                    txn.drop_table(id)?;
+                }
+                tag("DROP TABLE")
+            }
+            Action::CreateIndex {
+                table,
+                def,
+                if_not_exists,
+            } => {
+                if find_index(&txn, &def.name)?.is_some()
+                    || txn.get_table(&table.schema, &def.name)?.is_some()
+                {
+                    if *if_not_exists {
+                        return tag("CREATE INDEX");
+                    }
+                    return Err(Error::new(
+                        ErrorKind::DuplicateTable,
+                        format!("relation \"{}\" already exists", def.name),
+                    ));
+                }
+                txn.create_index(table.id, def.clone())?;
+                tag("CREATE INDEX")
+            }
+            Action::DropIndex { names, if_exists } => {
+                let mut found = vec![];
+                for n in names {
+                    match find_index(&txn, n)? {
+                        Some(x) => found.push(x),
+                        None if *if_exists => {}
+                        None => {
+                            return Err(Error::new(
+                                ErrorKind::UndefinedObject,
+                                format!("index \"{n}\" does not exist"),
+                            ))
+                        }
+                    }
+                }
+                for (t, i) in found {
+                    txn.drop_index(t, i)?;
+                }
+                tag("DROP INDEX")
+            }
+            _ => Err(Error::internal("unhandled statement kind")),
+        }
+    }
+
     /// Up to `max_rows` (0 = all remaining, in bounded batches) more rows; `None` when the cursor
     /// is exhausted. An error marks the transaction failed, as any execution error does.
-    pub fn fetch(&mut self, _cursor: &mut Cursor, _max_rows: usize) -> Result<Option<Vec<Row>>> {
-        todo!()
+    pub fn fetch(&mut self, cursor: &mut Cursor, max_rows: usize) -> Result<Option<Vec<Row>>> {
+        let limit = if max_rows == 0 { FETCH_BATCH } else { max_rows };
+        let Some(op) = cursor.op.as_mut() else {
+            return Ok(None);
+        };
+        let mut rows = vec![];
+        while rows.len() < limit {
+            match op.next() {
+                Ok(Some(r)) => rows.push(r),
+                Ok(None) => {
+                    cursor.op = None;
+                    break;
+                }
+                Err(e) => {
+                    cursor.op = None;
+                    self.statement_failed(&e);
+                    return Err(e);
+                }
+            }
+        }
+        cursor.count += rows.len() as u64;
+        if rows.is_empty() && cursor.op.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(rows))
     }
+
     /// The value's text output form (PostgreSQL's output function for the column's type,
     /// honouring session settings such as extra_float_digits).
-    pub fn format_text(&self, _value: &Value, _ty: &DataType) -> String {
-        todo!()
+    pub fn format_text(&self, value: &Value, _ty: &DataType) -> String {
+        scalar::format_text(value, self.settings.extra_float_digits())
     }
+
     /// End of a simple-query message or a Sync: commits the implicit transaction if one is open
     /// (or rolls it back after an error). Commit failures are returned.
     pub fn end_batch(&mut self) -> Result<()> {
-        todo!()
+        if self.block == Block::None {
+            self.next_opts = None;
+            if let Some(txn) = self.txn.take() {
+                txn.commit()?;
+            }
+        }
+        Ok(())
     }
+
     /// Transaction state for ReadyForQuery.
     pub fn transaction_status(&self) -> TransactionStatus {
-        todo!()
+        match self.block {
+            Block::None => TransactionStatus::Idle,
+            Block::Open => TransactionStatus::InBlock,
+            Block::Failed => TransactionStatus::Failed,
+        }
     }
+
     /// Settings reported to the client (ParameterStatus) that changed since the last call.
     pub fn take_parameter_changes(&mut self) -> Vec<(String, String)> {
-        todo!()
+        self.settings.take_changes()
     }
+
     /// The initial ParameterStatus values to send after authentication.
     pub fn initial_parameters(&self) -> Vec<(String, String)> {
-        todo!()
+        self.settings.reported()
     }
+
     pub fn cancel_handle(&self) -> CancelHandle {
-        todo!()
+        self.cancel.clone()
     }
+
     /// Rolls back whatever is open; called when the client disconnects.
     pub fn close(&mut self) {
-        todo!()
+        if let Some(txn) = self.txn.take() {
+            if let Err(e) = txn.rollback() {
+                tracing::warn!(error = %e, "rollback at disconnect failed");
+            }
+        }
+        self.block = Block::None;
+    }
+
+    // --- transaction state -----------------------------------------------------------------
+
+    fn default_opts(&self) -> TxnOptions {
+        let iso = self
+            .settings
+            .get("default_transaction_isolation")
+            .unwrap_or_default();
+        TxnOptions {
+            isolation: match iso.as_str() {
+                "repeatable read" => IsolationLevel::RepeatableRead,
+                "serializable" => IsolationLevel::Serializable,
+                _ => IsolationLevel::ReadCommitted,
+            },
+            read_only: self
+                .settings
+                .get("default_transaction_read_only")
+                .map(|v| v == "on")
+                .unwrap_or(false),
+            deferrable: false,
+        }
+    }
+
+    fn lock_timeout(&self) -> Option<std::time::Duration> {
+        let ms = self
+            .settings
+            .get("lock_timeout")
+            .ok()
+            .and_then(|v| crate::settings::parse_duration_ms(&v))
+            .unwrap_or(0);
+        (ms > 0).then(|| std::time::Duration::from_millis(ms))
+    }
+
+    /// The open transaction, begun now if needed.
+    fn ensure_txn(&mut self) -> Result<Transaction> {
+        if let Some(t) = &self.txn {
+            return Ok(t.clone());
+        }
+        let opts = self.next_opts.take().unwrap_or_else(|| self.default_opts());
+        let txn = self.db.store.begin(opts)?;
+        txn.set_interrupt(self.cancel.0.clone());
+        txn.set_lock_timeout(self.lock_timeout());
+        self.txn = Some(txn.clone());
+        Ok(txn)
+    }
+
+    /// After a failed statement: a block becomes failed; an implicit transaction is rolled
+    /// back at once (the server skips the rest of the batch).
+    fn statement_failed(&mut self, e: &Error) {
+        tracing::debug!(error = %e, "statement failed");
+        match self.block {
+            Block::Open | Block::Failed => self.block = Block::Failed,
+            Block::None => {
+                self.next_opts = None;
+                if let Some(txn) = self.txn.take() {
+                    if let Err(e) = txn.rollback() {
+                        tracing::warn!(error = %e, "rollback after error failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn in_failed_block() -> Error {
+    Error::new(
+        ErrorKind::InFailedTransaction,
+        "current transaction is aborted, commands ignored until end of transaction block",
+    )
+}
+
+fn find_index(txn: &Transaction, name: &str) -> Result<Option<(u32, u32)>> {
+    for t in txn.list_tables()? {
+        if let Some(i) = t.indexes.iter().find(|i| i.name == name) {
+            return Ok(Some((t.id, i.id)));
+        }
+    }
+    Ok(None)
+}
+
+fn apply_modes(opts: &mut TxnOptions, modes: &[ast::TransactionMode]) {
+    for m in modes {
+        match m {
+            ast::TransactionMode::IsolationLevel(l) => {
+                opts.isolation = match l {
+                    ast::TransactionIsolationLevel::RepeatableRead => IsolationLevel::RepeatableRead,
+                    ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
+                    _ => IsolationLevel::ReadCommitted,
+                }
+            }
+            ast::TransactionMode::AccessMode(a) => {
+                opts.read_only = matches!(a, ast::TransactionAccessMode::ReadOnly)
+            }
+        }
+    }
+}
+
+fn isolation_name(l: &ast::TransactionIsolationLevel) -> &'static str {
+    match l {
+        ast::TransactionIsolationLevel::ReadUncommitted => "read uncommitted",
+        ast::TransactionIsolationLevel::ReadCommitted => "read committed",
+        ast::TransactionIsolationLevel::RepeatableRead => "repeatable read",
+        ast::TransactionIsolationLevel::Serializable => "serializable",
+        _ => "read committed",
+    }
+}
+
+fn isolation_text(l: IsolationLevel) -> &'static str {
+    match l {
+        IsolationLevel::ReadCommitted => "read committed",
+        IsolationLevel::RepeatableRead => "repeatable read",
+        IsolationLevel::Serializable => "serializable",
+    }
+}
+
+/// The text of a SET value: identifiers and literals as written (strings unquoted).
+fn set_value_text(e: &ast::Expr) -> Result<String> {
+    Ok(match e {
+        ast::Expr::Identifier(i) => i.value.clone(),
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            ast::Value::Number(n, _) => n.clone(),
+            ast::Value::Boolean(b) => if *b { "on" } else { "off" }.into(),
+            other => other.to_string(),
+        },
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => format!("-{}", set_value_text(expr)?),
+        other => other.to_string(),
+    })
+}
+
+/// A one-row operator (SHOW).
+struct OneRow(Option<Row>);
+
+impl exec::Operator for OneRow {
+    fn next(&mut self) -> Result<Option<Row>> {
+        Ok(self.0.take())
     }
 }

@@ -12,14 +12,28 @@
 //! - [`types`]: [`DataType`] and [`Value`], the representation of data.
 //! - [`catalog`]: table and index definitions.
 //!
+//! Inside, the layers are (bottom up): `kv` (sled behind a narrow trait), `keycode`
+//! (order-preserving value encoding), `keys` (the key layout), `lock` (row write locks,
+//! waits, deadlock detection), `mvcc` (write buffer, snapshot reads, merged scans), `commit`
+//! (commit timestamps, group commit, the visibility watermark), and `transaction` (the API).
+//!
 //! See docs/architecture.md for the key layout, the versioning scheme and how each isolation
 //! level is enforced; each module opens with the part of that story it implements.
 
 pub mod catalog;
+mod commit;
 pub mod error;
+pub mod keycode;
+mod keys;
+pub mod kv;
+mod lock;
+mod mvcc;
 pub mod store;
 pub mod transaction;
 pub mod types;
+
+#[cfg(test)]
+mod txn_tests;
 
 pub use catalog::{ColumnDef, IndexDef, IndexId, TableDef, TableId};
 pub use error::{Error, Result};

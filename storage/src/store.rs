@@ -1,11 +1,24 @@
 //! The store: one sled database per data directory, shared by every session.
 //!
-//! (Interface stub: the implementation replaces the `todo!()`s; signatures are the contract
-//! the planner codes against.)
+//! A `Store` owns the key-value engine (`kv.rs`), the commit sequencer with its visibility
+//! watermark (`commit.rs`) and the lock manager (`lock.rs`); transactions borrow all three.
+//!
+//! Opening a directory: it is created if needed, then an exclusive `flock` is taken on
+//! `DIR/sledgres.lock` so a second server on the same directory fails with
+//! `Error::DataDirLocked` (sled takes its own lock on its files too; we map that error the
+//! same way, but our own lock gives the clear message first). Recovery is reading the metadata
+//! record: commits are single atomic batches, so there is nothing to redo or undo.
 
-use crate::error::Result;
-use crate::transaction::Transaction;
+use crate::commit::Committer;
+use crate::error::{Error, Result};
+use crate::kv::{Kv, MemoryKv, SledKv};
+use crate::lock::LockManager;
+use crate::transaction::{CatalogList, Transaction};
+use parking_lot::Mutex;
+use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 /// PostgreSQL's isolation levels. READ UNCOMMITTED is parsed by the planner and mapped to
 /// `ReadCommitted`, as PostgreSQL does.
@@ -35,30 +48,93 @@ impl Default for TxnOptions {
 
 /// Shared by all sessions (`Send + Sync`); cheap to clone (an `Arc` inside).
 #[derive(Clone)]
-pub struct Store {}
+pub struct Store {
+    pub(crate) inner: Arc<StoreInner>,
+}
+
+pub(crate) struct StoreInner {
+    pub kv: Arc<dyn Kv>,
+    pub committer: Committer,
+    pub locks: LockManager,
+    pub next_txn_id: AtomicU64,
+    /// The committed catalog as of the newest DDL commit: (that commit's ts, tables).
+    pub catalog_cache: Mutex<Option<(u64, CatalogList)>>,
+    /// Holds the data directory's flock for the store's lifetime.
+    _dir_lock: Option<File>,
+}
+
+/// Sled's own lock failure, mapped to the same error as ours.
+fn map_open_error(dir: &Path, e: sled::Error) -> Error {
+    let text = e.to_string();
+    if text.contains("could not acquire lock") {
+        Error::DataDirLocked(dir.display().to_string())
+    } else {
+        Error::Io(format!("opening {}: {text}", dir.display()))
+    }
+}
 
 impl Store {
     /// Opens the data directory, creating it if needed, and recovers after a crash.
     /// Fails with `Error::DataDirLocked` if another process has it open.
-    pub fn open(_dir: &Path) -> Result<Store> {
-        todo!()
+    pub fn open(dir: &Path) -> Result<Store> {
+        let io = |e: std::io::Error| Error::Io(format!("{}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("sledgres.lock"))
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::DataDirLocked(dir.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .open()
+            .map_err(|e| map_open_error(dir, e))?;
+        tracing::info!(dir = %dir.display(), "opened data directory");
+        Store::with_kv(Arc::new(SledKv::new(db)), Some(lock))
+    }
+
+    fn with_kv(kv: Arc<dyn Kv>, dir_lock: Option<File>) -> Result<Store> {
+        let committer = Committer::open(kv.clone())?;
+        Ok(Store {
+            inner: Arc::new(StoreInner {
+                kv,
+                committer,
+                locks: LockManager::default(),
+                next_txn_id: AtomicU64::new(1),
+                catalog_cache: Mutex::new(None),
+                _dir_lock: dir_lock,
+            }),
+        })
+    }
+
+    /// A store that lives in memory only (no sled): fast, for unit tests.
+    pub fn open_in_memory() -> Result<Store> {
+        Store::with_kv(Arc::new(MemoryKv::default()), None)
     }
 
     /// A store in a fresh temporary directory, removed when the last handle is dropped.
     /// For tests.
     pub fn open_temporary() -> Result<Store> {
-        todo!()
+        let db = sled::Config::new().temporary(true).open()?;
+        Store::with_kv(Arc::new(SledKv::new(db)), None)
     }
 
     /// Begins a transaction. Its snapshot is taken lazily, at the first read (so that
     /// `BEGIN; SET TRANSACTION …; SELECT` works as in PostgreSQL); see
     /// [`Transaction::begin_statement`].
-    pub fn begin(&self, _opts: TxnOptions) -> Result<Transaction> {
-        todo!()
+    pub fn begin(&self, opts: TxnOptions) -> Result<Transaction> {
+        Ok(Transaction::new(self.inner.clone(), opts))
     }
 
     /// Flushes everything to disk (used at shutdown).
     pub fn flush(&self) -> Result<()> {
-        todo!()
+        self.inner.committer.flush()
     }
 }

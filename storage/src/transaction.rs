@@ -1,8 +1,5 @@
 //! Transactions: snapshot reads, locked writes, transactional catalog.
 //!
-//! (Interface stub: the implementation replaces the `todo!()`s; signatures are the contract
-//! the planner codes against.)
-//!
 //! Semantics the planner relies on:
 //! - `Transaction` is a cheap, cloneable handle (`Arc` inside, `Send + Sync`), so operators of
 //!   one statement can each hold one while the statement also writes.
@@ -20,12 +17,36 @@
 //! - Uniqueness (primary key and unique indexes) is checked against the newest committed data
 //!   and concurrent uncommitted inserts (waiting for them), never just the snapshot.
 //! - Commit returns only after the writes are durable; all become visible at once.
+//!
+//! How it is built (see `mvcc.rs`, `lock.rs`, `commit.rs` for the pieces):
+//! - Rows are postcard-serialised `Vec<Value>` under `keys::row_key`; secondary index entries
+//!   are empty values under `keys::index_entry_key`, versioned like rows. An update that
+//!   changes indexed columns tombstones the old entry and writes the new one.
+//! - Uniqueness: insert locks the primary key (and each non-NULL unique index value), then
+//!   looks at the newest committed version and the own buffer. A concurrent inserter of the
+//!   same key holds that lock until it ends, so the second inserter waits and then fails or
+//!   proceeds, as in PostgreSQL. Deletes and updates lock the unique values they remove too,
+//!   so an insert of a value being deleted waits for the deleter's outcome.
+//! - Catalog reads see committed definitions at the snapshot plus *every* own write (also of
+//!   the current statement), so DDL followed by use within one statement works.
+//! - DROP TABLE / DROP INDEX only tombstone the definition; the rows and entries stay behind
+//!   under an id that is never reused (vacuum will remove them; not yet).
+//!
+//! Not yet: SSI (SERIALIZABLE currently behaves as REPEATABLE READ), savepoints, FOR SHARE
+//! locks, concurrent DML while CREATE INDEX runs (writers that started before the index was
+//! committed do not maintain it), spilling huge write buffers to disk.
 
 use crate::catalog::{IndexDef, IndexId, TableDef, TableId};
-use crate::error::Result;
-use crate::store::IsolationLevel;
+use crate::error::{Error, Result};
+use crate::keycode::{self, prefix_successor};
+use crate::keys;
+use crate::lock::WaitPolicy;
+use crate::mvcc::{self, ReadView, WriteBuffer};
+use crate::store::{IsolationLevel, StoreInner, TxnOptions};
 use crate::types::{Row, Value};
-use std::ops::Bound;
+use parking_lot::Mutex;
+use std::ops::{Bound, Range};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Identifies a row within its table: the encoded primary key, or the hidden row id for a
@@ -41,6 +62,43 @@ pub struct KeyRange {
     pub start: Bound<Vec<Value>>,
     pub end: Bound<Vec<Value>>,
 }
+
+impl KeyRange {
+    /// Every key.
+    pub fn all() -> KeyRange {
+        KeyRange {
+            start: Bound::Unbounded,
+            end: Bound::Unbounded,
+        }
+    }
+
+    /// The user-key byte range under `prefix` (see the module docs of `keycode.rs` for why
+    /// prefix bounds map onto byte bounds this way).
+    fn to_bytes(&self, prefix: &[u8]) -> Result<Range<Vec<u8>>> {
+        let encode = |vals: &[Value]| {
+            let mut k = prefix.to_vec();
+            keycode::encode_values(vals, &mut k);
+            k
+        };
+        let successor = |k: &[u8]| {
+            prefix_successor(k).ok_or_else(|| Error::Internal("key range has no end".into()))
+        };
+        let start = match &self.start {
+            Bound::Unbounded => prefix.to_vec(),
+            Bound::Included(v) => encode(v),
+            Bound::Excluded(v) => successor(&encode(v))?,
+        };
+        let end = match &self.end {
+            Bound::Unbounded => successor(prefix)?,
+            Bound::Included(v) => successor(&encode(v))?,
+            Bound::Excluded(v) => encode(v),
+        };
+        Ok(start..end)
+    }
+}
+
+/// A list of table definitions shared between transactions (see `Transaction::catalog`).
+pub(crate) type CatalogList = Arc<Vec<Arc<TableDef>>>;
 
 /// Rows in key order, streaming: memory does not grow with the table.
 pub type RowIter = Box<dyn Iterator<Item = Result<(RowKey, Row)>> + Send>;
@@ -58,111 +116,733 @@ pub enum RowLockOutcome {
 }
 
 #[derive(Clone)]
-pub struct Transaction {}
+pub struct Transaction {
+    inner: Arc<TxnInner>,
+}
+
+struct TxnInner {
+    store: Arc<StoreInner>,
+    id: u64,
+    opts: TxnOptions,
+    buffer: Arc<Mutex<WriteBuffer>>,
+    state: Mutex<TxnState>,
+    policy: Mutex<WaitPolicy>,
+}
+
+struct TxnState {
+    /// The snapshot's read timestamp, taken at the first read or statement.
+    read_ts: Option<u64>,
+    /// The current statement's sequence number (PostgreSQL's command id).
+    seq: u32,
+    /// Keys whose write lock we hold.
+    held: Vec<Vec<u8>>,
+    /// Whether this transaction changed the catalog (then the shared cache does not apply).
+    wrote_catalog: bool,
+    finished: bool,
+}
+
+impl Drop for TxnInner {
+    /// A transaction dropped without commit (a session that went away) rolls back: its
+    /// buffer goes with it, its locks are released here.
+    fn drop(&mut self) {
+        let held = std::mem::take(&mut self.state.get_mut().held);
+        for key in held {
+            self.store.locks.release(&key, self.id);
+        }
+    }
+}
+
+fn decode_row(bytes: &[u8]) -> Result<Row> {
+    Ok(postcard::from_bytes(bytes)?)
+}
+
+fn encode_row(row: &Row) -> Result<Vec<u8>> {
+    postcard::to_stdvec(row).map_err(|e| Error::Internal(format!("encoding row: {e}")))
+}
+
+fn serialization_failure(deleted: bool) -> Error {
+    Error::Serialization {
+        message: format!(
+            "could not serialize access due to concurrent {}",
+            if deleted { "delete" } else { "update" }
+        ),
+        detail: None,
+        hint: None,
+    }
+}
 
 impl Transaction {
+    pub(crate) fn new(store: Arc<StoreInner>, opts: TxnOptions) -> Transaction {
+        let id = store.next_txn_id.fetch_add(1, Ordering::Relaxed);
+        Transaction {
+            inner: Arc::new(TxnInner {
+                store,
+                id,
+                opts,
+                buffer: Arc::new(Mutex::new(WriteBuffer::default())),
+                state: Mutex::new(TxnState {
+                    read_ts: None,
+                    seq: 1,
+                    held: Vec::new(),
+                    wrote_catalog: false,
+                    finished: false,
+                }),
+                policy: Mutex::new(WaitPolicy::default()),
+            }),
+        }
+    }
+
     /// A number that identifies this transaction while it runs (for logs and pg_locks).
     pub fn id(&self) -> u64 {
-        todo!()
+        self.inner.id
     }
     pub fn isolation(&self) -> IsolationLevel {
-        todo!()
+        self.inner.opts.isolation
     }
     pub fn read_only(&self) -> bool {
-        todo!()
+        self.inner.opts.read_only
     }
 
     /// Marks a statement boundary (see module docs).
     pub fn begin_statement(&self) -> Result<()> {
-        todo!()
+        let mut st = self.inner.state.lock();
+        if st.finished {
+            return Err(Error::Internal("transaction already ended".into()));
+        }
+        st.seq += 1;
+        if st.read_ts.is_none() || self.isolation() == IsolationLevel::ReadCommitted {
+            st.read_ts = Some(self.inner.store.committer.visible_ts());
+        }
+        Ok(())
     }
 
     /// Makes every write durable and visible, atomically; releases locks.
     pub fn commit(&self) -> Result<()> {
-        todo!()
+        if !self.finish() {
+            return Ok(());
+        }
+        let writes: Vec<_> = self.inner.buffer.lock().drain().collect();
+        let ddl = self.inner.state.lock().wrote_catalog;
+        let result = if writes.is_empty() {
+            Ok(())
+        } else {
+            self.inner
+                .store
+                .committer
+                .commit(writes.into_iter(), ddl)
+                .map(|ts| tracing::debug!(txn = self.id(), ts, "committed"))
+        };
+        self.release_locks();
+        result
     }
+
     /// Discards every write; releases locks.
     pub fn rollback(&self) -> Result<()> {
-        todo!()
+        if self.finish() {
+            drop(self.inner.buffer.lock().drain());
+            self.release_locks();
+        }
+        Ok(())
+    }
+
+    /// Marks the transaction finished; false if it already was.
+    fn finish(&self) -> bool {
+        let mut st = self.inner.state.lock();
+        !std::mem::replace(&mut st.finished, true)
+    }
+
+    fn release_locks(&self) {
+        let held = std::mem::take(&mut self.inner.state.lock().held);
+        for key in held {
+            self.inner.store.locks.release(&key, self.inner.id);
+        }
+    }
+
+    // --- internals ---------------------------------------------------------------------------
+
+    /// The current statement's view, taking the snapshot if this is the first read.
+    fn view(&self) -> Result<ReadView> {
+        let mut st = self.inner.state.lock();
+        if st.finished {
+            return Err(Error::Internal("transaction already ended".into()));
+        }
+        let read_ts = match st.read_ts {
+            Some(ts) => ts,
+            None => {
+                let ts = self.inner.store.committer.visible_ts();
+                st.read_ts = Some(ts);
+                ts
+            }
+        };
+        Ok(ReadView {
+            read_ts,
+            seq: st.seq,
+        })
+    }
+
+    /// The view used for catalog reads: the snapshot plus every own write.
+    fn catalog_view(&self) -> Result<ReadView> {
+        Ok(ReadView {
+            seq: u32::MAX,
+            ..self.view()?
+        })
+    }
+
+    fn check_writable(&self, what: &str) -> Result<()> {
+        if self.read_only() {
+            return Err(Error::ReadOnly(what.into()));
+        }
+        Ok(())
+    }
+
+    fn kv(&self) -> &dyn crate::kv::Kv {
+        &*self.inner.store.kv
+    }
+
+    fn put(&self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let seq = self.inner.state.lock().seq;
+        self.inner.buffer.lock().put(key, seq, value);
+    }
+
+    /// Takes the write lock on `key`, waiting for a concurrent holder.
+    fn lock(&self, key: &[u8]) -> Result<()> {
+        let policy = self.inner.policy.lock().clone();
+        if self
+            .inner
+            .store
+            .locks
+            .acquire(key, self.inner.id, &policy)?
+        {
+            self.inner.state.lock().held.push(key.to_vec());
+        }
+        Ok(())
+    }
+
+    /// The newest version of a locked key we may write relative to: an own write, else the
+    /// newest committed version. REPEATABLE READ / SERIALIZABLE fail if that committed
+    /// version is newer than the snapshot.
+    fn current_version(&self, key: &[u8], view: ReadView) -> Result<Option<Vec<u8>>> {
+        if let Some(own) = self.inner.buffer.lock().get(key, ReadView::LATEST) {
+            return Ok(own.map(|v| v.to_vec()));
+        }
+        match mvcc::read_committed(self.kv(), key, u64::MAX)? {
+            Some((ts, v))
+                if ts > view.read_ts && self.isolation() != IsolationLevel::ReadCommitted =>
+            {
+                Err(serialization_failure(v.is_none()))
+            }
+            Some((_, v)) => Ok(v),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `key` is live in the newest committed data overlaid by every own write.
+    fn live_latest(&self, key: &[u8]) -> Result<bool> {
+        Ok(mvcc::read(self.kv(), &self.inner.buffer, key, ReadView::LATEST)?.is_some())
+    }
+
+    /// The catalog as this transaction sees it. Decoding every definition per statement
+    /// would dominate point queries, so the committed catalog is cached store-wide, tagged
+    /// with the timestamp of the newest DDL commit. The cache serves a transaction whose
+    /// snapshot includes that commit and which has no catalog writes of its own; the tag is
+    /// advanced *before* a DDL batch is applied, so a stale list is never served.
+    fn catalog(&self) -> Result<CatalogList> {
+        let view = self.catalog_view()?;
+        let store = &self.inner.store;
+        let last_ddl = store.committer.last_ddl_ts();
+        let cacheable = view.read_ts >= last_ddl && !self.inner.state.lock().wrote_catalog;
+        if cacheable {
+            if let Some((ts, list)) = &*store.catalog_cache.lock() {
+                if *ts == last_ddl {
+                    return Ok(list.clone());
+                }
+            }
+        }
+        let prefix = keys::catalog_prefix();
+        let end =
+            prefix_successor(&prefix).ok_or_else(|| Error::Internal("catalog prefix".into()))?;
+        let list: Vec<Arc<TableDef>> =
+            mvcc::Scan::new(self.kv(), self.inner.buffer.clone(), prefix..end, view)
+                .map(|item| Ok(Arc::new(postcard::from_bytes(&item?.1)?)))
+                .collect::<Result<_>>()?;
+        let list = Arc::new(list);
+        if cacheable {
+            *store.catalog_cache.lock() = Some((last_ddl, list.clone()));
+        }
+        Ok(list)
+    }
+
+    fn table(&self, table: TableId) -> Result<Arc<TableDef>> {
+        self.catalog()?
+            .iter()
+            .find(|t| t.id == table)
+            .cloned()
+            .ok_or_else(|| Error::UndefinedTable(format!("with OID {table}")))
+    }
+
+    fn put_catalog(&self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.inner.state.lock().wrote_catalog = true;
+        self.put(key, value);
+    }
+
+    fn write_table_def(&self, def: &TableDef) -> Result<()> {
+        let bytes = postcard::to_stdvec(def)
+            .map_err(|e| Error::Internal(format!("encoding table: {e}")))?;
+        self.put_catalog(keys::catalog_key(def.id), Some(bytes));
+        Ok(())
+    }
+
+    fn primary_key_bytes(def: &TableDef, row: &Row) -> Result<Vec<u8>> {
+        let mut k = Vec::new();
+        for &c in &def.primary_key {
+            let v = row
+                .get(c)
+                .ok_or_else(|| Error::Internal("primary key column out of range".into()))?;
+            keycode::encode_value(v, &mut k);
+        }
+        Ok(k)
+    }
+
+    fn index_values<'r>(idx: &IndexDef, row: &'r Row) -> Result<Vec<&'r Value>> {
+        idx.columns
+            .iter()
+            .map(|&c| {
+                row.get(c)
+                    .ok_or_else(|| Error::Internal("index column out of range".into()))
+            })
+            .collect()
+    }
+
+    fn unique_violation(def: &TableDef, constraint: String, cols: &[usize], row: &Row) -> Error {
+        Error::UniqueViolation {
+            constraint,
+            columns: cols
+                .iter()
+                .map(|&c| {
+                    def.columns
+                        .get(c)
+                        .map(|c| c.name.clone())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            values: cols
+                .iter()
+                .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+                .collect(),
+        }
+    }
+
+    /// Locks a unique index value and fails if another live row has it. NULLs never clash.
+    fn check_unique(&self, def: &TableDef, idx: &IndexDef, row: &Row) -> Result<()> {
+        let values = Self::index_values(idx, row)?;
+        if values.iter().any(|v| v.is_null()) {
+            return Ok(());
+        }
+        let value_key = keys::index_value_key(def.id, idx.id, &values);
+        self.lock(&value_key)?;
+        let end = prefix_successor(&value_key)
+            .ok_or_else(|| Error::Internal("index key has no successor".into()))?;
+        let mut clash = mvcc::Scan::new(
+            self.kv(),
+            self.inner.buffer.clone(),
+            value_key..end,
+            ReadView::LATEST,
+        );
+        if let Some(entry) = clash.next() {
+            entry?;
+            return Err(Self::unique_violation(
+                def,
+                idx.name.clone(),
+                &idx.columns,
+                row,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Locks the unique values an index entry removal gives up, so that an insert of the same
+    /// value waits for our outcome.
+    fn lock_unique_value(&self, def: &TableDef, idx: &IndexDef, row: &Row) -> Result<()> {
+        let values = Self::index_values(idx, row)?;
+        if idx.unique && !values.iter().any(|v| v.is_null()) {
+            self.lock(&keys::index_value_key(def.id, idx.id, &values))?;
+        }
+        Ok(())
+    }
+
+    fn index_entry(def: &TableDef, idx: &IndexDef, row: &Row, row_key: &[u8]) -> Result<Vec<u8>> {
+        Ok(keys::index_entry_key(
+            def.id,
+            idx.id,
+            &Self::index_values(idx, row)?,
+            row_key,
+        ))
+    }
+
+    fn rows(&self, table: TableId, range: Range<Vec<u8>>) -> Result<RowIter> {
+        let view = self.view()?;
+        let prefix_len = keys::table_prefix(table).len();
+        let scan = mvcc::Scan::new(self.kv(), self.inner.buffer.clone(), range, view);
+        Ok(Box::new(scan.map(move |item| {
+            let (key, bytes) = item?;
+            Ok((RowKey(key[prefix_len..].to_vec()), decode_row(&bytes)?))
+        })))
     }
 
     // --- catalog -------------------------------------------------------------------------
 
     /// Tables visible to this transaction, in no particular order.
     pub fn list_tables(&self) -> Result<Vec<Arc<TableDef>>> {
-        todo!()
+        Ok(self.catalog()?.to_vec())
     }
     /// The table `schema.name` as this transaction sees it.
-    pub fn get_table(&self, _schema: &str, _name: &str) -> Result<Option<Arc<TableDef>>> {
-        todo!()
+    pub fn get_table(&self, schema: &str, name: &str) -> Result<Option<Arc<TableDef>>> {
+        Ok(self
+            .catalog()?
+            .iter()
+            .find(|t| t.schema == schema && t.name == name)
+            .cloned())
     }
     /// Creates a table (and the indexes listed in `def.indexes`); assigns and returns its id.
     /// `Error::DuplicateTable` if the name is taken.
-    pub fn create_table(&self, _def: TableDef) -> Result<TableId> {
-        todo!()
+    pub fn create_table(&self, mut def: TableDef) -> Result<TableId> {
+        self.check_writable("CREATE TABLE")?;
+        self.view()?;
+        // The name lock makes a concurrent CREATE of the same name wait for our outcome.
+        self.lock(&keys::table_name_lock(&def.schema, &def.name))?;
+        let prefix = keys::catalog_prefix();
+        let end =
+            prefix_successor(&prefix).ok_or_else(|| Error::Internal("catalog prefix".into()))?;
+        for item in mvcc::Scan::new(
+            self.kv(),
+            self.inner.buffer.clone(),
+            prefix..end,
+            ReadView::LATEST,
+        ) {
+            let existing: TableDef = postcard::from_bytes(&item?.1)?;
+            if existing.schema == def.schema && existing.name == def.name {
+                return Err(Error::DuplicateTable(def.name));
+            }
+        }
+        let counters = &self.inner.store.committer.counters;
+        def.id = counters.table_id.fetch_add(1, Ordering::SeqCst);
+        for idx in &mut def.indexes {
+            idx.id = counters.index_id.fetch_add(1, Ordering::SeqCst);
+        }
+        self.lock(&keys::catalog_key(def.id))?;
+        self.write_table_def(&def)?;
+        Ok(def.id)
     }
     /// Drops a table with its rows and indexes.
-    pub fn drop_table(&self, _table: TableId) -> Result<()> {
-        todo!()
+    pub fn drop_table(&self, table: TableId) -> Result<()> {
+        self.check_writable("DROP TABLE")?;
+        let def = self.table(table)?;
+        let key = keys::catalog_key(table);
+        self.lock(&key)?;
+        self.lock(&keys::table_name_lock(&def.schema, &def.name))?;
+        if self.current_version(&key, self.view()?)?.is_none() {
+            return Err(Error::UndefinedTable(def.name.clone()));
+        }
+        self.put_catalog(key, None);
+        Ok(())
     }
     /// Creates and fills an index; `Error::UniqueViolation` if `unique` and existing rows clash.
-    pub fn create_index(&self, _table: TableId, _def: IndexDef) -> Result<IndexId> {
-        todo!()
+    pub fn create_index(&self, table: TableId, mut idx: IndexDef) -> Result<IndexId> {
+        self.check_writable("CREATE INDEX")?;
+        if idx.primary {
+            return Err(Error::Internal(
+                "adding a primary key to an existing table is not supported".into(),
+            ));
+        }
+        let key = keys::catalog_key(table);
+        self.lock(&key)?;
+        let view = self.view()?;
+        let mut def: TableDef = match self.current_version(&key, view)? {
+            Some(bytes) => postcard::from_bytes(&bytes)?,
+            None => return Err(Error::UndefinedTable(format!("with OID {table}"))),
+        };
+        idx.id = self
+            .inner
+            .store
+            .committer
+            .counters
+            .index_id
+            .fetch_add(1, Ordering::SeqCst);
+        // Fill from every row this transaction can see, including its own writes.
+        let prefix = keys::table_prefix(table);
+        let end =
+            prefix_successor(&prefix).ok_or_else(|| Error::Internal("table prefix".into()))?;
+        let fill_view = ReadView {
+            seq: u32::MAX,
+            ..view
+        };
+        let rows = mvcc::Scan::new(
+            self.kv(),
+            self.inner.buffer.clone(),
+            prefix.clone()..end,
+            fill_view,
+        );
+        for item in rows {
+            let (key, bytes) = item?;
+            let row = decode_row(&bytes)?;
+            if idx.unique {
+                self.check_unique(&def, &idx, &row)?;
+            }
+            self.put(
+                Self::index_entry(&def, &idx, &row, &key[prefix.len()..])?,
+                Some(Vec::new()),
+            );
+        }
+        let id = idx.id;
+        def.indexes.push(idx);
+        self.write_table_def(&def)?;
+        Ok(id)
     }
-    pub fn drop_index(&self, _table: TableId, _index: IndexId) -> Result<()> {
-        todo!()
+    pub fn drop_index(&self, table: TableId, index: IndexId) -> Result<()> {
+        self.check_writable("DROP INDEX")?;
+        let key = keys::catalog_key(table);
+        self.lock(&key)?;
+        let view = self.view()?;
+        let mut def: TableDef = match self.current_version(&key, view)? {
+            Some(bytes) => postcard::from_bytes(&bytes)?,
+            None => return Err(Error::UndefinedTable(format!("with OID {table}"))),
+        };
+        let before = def.indexes.len();
+        def.indexes.retain(|i| i.id != index);
+        if def.indexes.len() == before {
+            return Err(Error::Internal(format!("index {index} not found")));
+        }
+        self.write_table_def(&def)
     }
 
     // --- reads (at the statement's snapshot) ------------------------------------------------
 
     /// Every visible row of the table, in row-key order.
-    pub fn scan(&self, _table: TableId) -> Result<RowIter> {
-        todo!()
+    pub fn scan(&self, table: TableId) -> Result<RowIter> {
+        self.table(table)?;
+        let prefix = keys::table_prefix(table);
+        let end =
+            prefix_successor(&prefix).ok_or_else(|| Error::Internal("table prefix".into()))?;
+        self.rows(table, prefix..end)
     }
     /// Visible rows whose primary key lies in `range`, in key order.
-    pub fn scan_primary_range(&self, _table: TableId, _range: KeyRange) -> Result<RowIter> {
-        todo!()
+    pub fn scan_primary_range(&self, table: TableId, range: KeyRange) -> Result<RowIter> {
+        let def = self.table(table)?;
+        if def.primary_key.is_empty() && range != KeyRange::all() {
+            return Err(Error::Internal(format!(
+                "table \"{}\" has no primary key to range over",
+                def.name
+            )));
+        }
+        let bytes = range.to_bytes(&keys::table_prefix(table))?;
+        self.rows(table, bytes)
     }
     /// Visible rows whose index key lies in `range`, in index order (ties by row key).
-    pub fn scan_index(&self, _table: TableId, _index: IndexId, _range: KeyRange) -> Result<RowIter> {
-        todo!()
+    pub fn scan_index(&self, table: TableId, index: IndexId, range: KeyRange) -> Result<RowIter> {
+        let def = self.table(table)?;
+        let idx = def
+            .indexes
+            .iter()
+            .find(|i| i.id == index)
+            .ok_or_else(|| Error::Internal(format!("index {index} not found")))?;
+        let ncols = idx.columns.len();
+        let prefix = keys::index_prefix(table, index);
+        let bytes = range.to_bytes(&prefix)?;
+        let view = self.view()?;
+        let kv = self.inner.store.kv.clone();
+        let buffer = self.inner.buffer.clone();
+        let entries = mvcc::Scan::new(&*kv, buffer.clone(), bytes, view);
+        Ok(Box::new(entries.filter_map(move |item| {
+            let read = || -> Result<Option<(RowKey, Row)>> {
+                let (entry, _) = item?;
+                let cols = keycode::skip_values(&entry[prefix.len()..], ncols)?;
+                let row_key = entry[prefix.len() + cols..].to_vec();
+                let row = mvcc::read(&*kv, &buffer, &keys::row_key(table, &row_key), view)?;
+                // An entry without its row would be a bug; skip rather than fail the query.
+                row.map(|r| Ok((RowKey(row_key), decode_row(&r)?)))
+                    .transpose()
+            };
+            read().transpose()
+        })))
     }
     /// The visible row with this primary key.
-    pub fn get_by_primary_key(&self, _table: TableId, _key: &[Value]) -> Result<Option<(RowKey, Row)>> {
-        todo!()
+    pub fn get_by_primary_key(
+        &self,
+        table: TableId,
+        key: &[Value],
+    ) -> Result<Option<(RowKey, Row)>> {
+        let view = self.view()?;
+        let mut rk = Vec::new();
+        keycode::encode_values(key, &mut rk);
+        let row = mvcc::read(
+            self.kv(),
+            &self.inner.buffer,
+            &keys::row_key(table, &rk),
+            view,
+        )?;
+        row.map(|r| Ok((RowKey(rk), decode_row(&r)?))).transpose()
     }
 
     // --- writes -------------------------------------------------------------------------------
 
     /// Inserts a row (already complete, typed and constraint-checked by the planner except for
     /// uniqueness, which is checked here). Returns its row key.
-    pub fn insert(&self, _table: TableId, _row: Row) -> Result<RowKey> {
-        todo!()
+    pub fn insert(&self, table: TableId, row: Row) -> Result<RowKey> {
+        self.check_writable("INSERT")?;
+        self.view()?;
+        let def = self.table(table)?;
+        if row.len() != def.columns.len() {
+            return Err(Error::Internal(format!(
+                "row has {} values, table \"{}\" has {} columns",
+                row.len(),
+                def.name,
+                def.columns.len()
+            )));
+        }
+        let rk = if def.primary_key.is_empty() {
+            // A fresh hidden row id: nobody else can know it, so no lock or check is needed.
+            let id = self
+                .inner
+                .store
+                .committer
+                .counters
+                .row_id
+                .fetch_add(1, Ordering::SeqCst);
+            let mut k = Vec::new();
+            keycode::encode_value(&Value::Int8(id as i64), &mut k);
+            k
+        } else {
+            let rk = Self::primary_key_bytes(&def, &row)?;
+            let key = keys::row_key(table, &rk);
+            self.lock(&key)?;
+            if self.live_latest(&key)? {
+                let name = def
+                    .primary_key_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}_pkey", def.name));
+                return Err(Self::unique_violation(&def, name, &def.primary_key, &row));
+            }
+            rk
+        };
+        for idx in def.indexes.iter().filter(|i| i.unique) {
+            self.check_unique(&def, idx, &row)?;
+        }
+        for idx in &def.indexes {
+            self.put(Self::index_entry(&def, idx, &row, &rk)?, Some(Vec::new()));
+        }
+        self.put(keys::row_key(table, &rk), Some(encode_row(&row)?));
+        Ok(RowKey(rk))
     }
     /// Takes the write lock on a row the statement read, waiting for a concurrent writer.
-    pub fn lock_row(&self, _table: TableId, _key: &RowKey) -> Result<RowLockOutcome> {
-        todo!()
+    pub fn lock_row(&self, table: TableId, key: &RowKey) -> Result<RowLockOutcome> {
+        let view = self.view()?;
+        let ukey = keys::row_key(table, &key.0);
+        self.lock(&ukey)?;
+        if let Some(own) = self.inner.buffer.lock().get(&ukey, ReadView::LATEST) {
+            return Ok(match own {
+                Some(_) => RowLockOutcome::Unchanged,
+                None => RowLockOutcome::Deleted,
+            });
+        }
+        match mvcc::read_committed(self.kv(), &ukey, u64::MAX)? {
+            Some((ts, v)) if ts > view.read_ts => {
+                if self.isolation() != IsolationLevel::ReadCommitted {
+                    return Err(serialization_failure(v.is_none()));
+                }
+                match v {
+                    Some(bytes) => Ok(RowLockOutcome::Updated(decode_row(&bytes)?)),
+                    None => Ok(RowLockOutcome::Deleted),
+                }
+            }
+            Some((_, Some(_))) => Ok(RowLockOutcome::Unchanged),
+            _ => Ok(RowLockOutcome::Deleted),
+        }
     }
     /// Replaces a row (locking it first if `lock_row` was not called). If the primary key
     /// changes the row moves to a new key, which is returned.
-    pub fn update(&self, _table: TableId, _key: &RowKey, _row: Row) -> Result<RowKey> {
-        todo!()
+    pub fn update(&self, table: TableId, key: &RowKey, row: Row) -> Result<RowKey> {
+        self.check_writable("UPDATE")?;
+        let view = self.view()?;
+        let def = self.table(table)?;
+        if row.len() != def.columns.len() {
+            return Err(Error::Internal("row width does not match the table".into()));
+        }
+        let old_key = keys::row_key(table, &key.0);
+        self.lock(&old_key)?;
+        let Some(old_bytes) = self.current_version(&old_key, view)? else {
+            // Deleted concurrently (READ COMMITTED): nothing left to update.
+            return Ok(key.clone());
+        };
+        let old = decode_row(&old_bytes)?;
+        let new_rk = if def.primary_key.is_empty() {
+            key.0.clone()
+        } else {
+            Self::primary_key_bytes(&def, &row)?
+        };
+        let moved = new_rk != key.0;
+        if moved {
+            let new_key = keys::row_key(table, &new_rk);
+            self.lock(&new_key)?;
+            if self.live_latest(&new_key)? {
+                let name = def
+                    .primary_key_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}_pkey", def.name));
+                return Err(Self::unique_violation(&def, name, &def.primary_key, &row));
+            }
+        }
+        // Old entries go first, so a moved row does not clash with its own old entry.
+        let mut changed = Vec::new();
+        for idx in &def.indexes {
+            let old_entry = Self::index_entry(&def, idx, &old, &key.0)?;
+            let new_entry = Self::index_entry(&def, idx, &row, &new_rk)?;
+            if old_entry != new_entry {
+                self.lock_unique_value(&def, idx, &old)?;
+                self.put(old_entry, None);
+                changed.push((idx, new_entry));
+            }
+        }
+        for (idx, new_entry) in changed {
+            if idx.unique {
+                self.check_unique(&def, idx, &row)?;
+            }
+            self.put(new_entry, Some(Vec::new()));
+        }
+        if moved {
+            self.put(old_key, None);
+        }
+        self.put(keys::row_key(table, &new_rk), Some(encode_row(&row)?));
+        Ok(RowKey(new_rk))
     }
     /// Deletes a row (locking it first if `lock_row` was not called).
-    pub fn delete(&self, _table: TableId, _key: &RowKey) -> Result<()> {
-        todo!()
+    pub fn delete(&self, table: TableId, key: &RowKey) -> Result<()> {
+        self.check_writable("DELETE")?;
+        let view = self.view()?;
+        let def = self.table(table)?;
+        let ukey = keys::row_key(table, &key.0);
+        self.lock(&ukey)?;
+        let Some(old_bytes) = self.current_version(&ukey, view)? else {
+            return Ok(());
+        };
+        let old = decode_row(&old_bytes)?;
+        for idx in &def.indexes {
+            self.lock_unique_value(&def, idx, &old)?;
+            self.put(Self::index_entry(&def, idx, &old, &key.0)?, None);
+        }
+        self.put(ukey, None);
+        Ok(())
     }
 }
 
 impl Transaction {
     /// Lets lock waits notice a cancel request: while this flag is set, a waiting call returns
     /// `Error::Cancelled`. The planner points it at the session's cancel flag.
-    pub fn set_interrupt(&self, _flag: Arc<std::sync::atomic::AtomicBool>) {
-        todo!()
+    pub fn set_interrupt(&self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.inner.policy.lock().interrupt = Some(flag);
     }
     /// `lock_timeout` (None = wait forever): a lock wait longer than this fails with
     /// `Error::LockNotAvailable("canceling statement due to lock timeout")`.
-    pub fn set_lock_timeout(&self, _timeout: Option<std::time::Duration>) {
-        todo!()
+    pub fn set_lock_timeout(&self, timeout: Option<std::time::Duration>) {
+        self.inner.policy.lock().timeout = timeout;
     }
 }

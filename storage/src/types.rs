@@ -51,7 +51,10 @@ impl DataType {
             DataType::Int8 => "bigint".into(),
             DataType::Float4 => "real".into(),
             DataType::Float8 => "double precision".into(),
-            DataType::Numeric { precision: Some(p), scale } => {
+            DataType::Numeric {
+                precision: Some(p),
+                scale,
+            } => {
                 format!("numeric({},{})", p, scale.unwrap_or(0))
             }
             DataType::Numeric { .. } => "numeric".into(),

@@ -16,6 +16,20 @@
 //! type an unknown argument must take; the binder then converts the literal with
 //! [`parse_text`] (or records the parameter's inferred type).
 
+mod aggregates;
+mod cast;
+mod functions;
+mod hash;
+mod md5;
+mod numeric;
+mod ops;
+mod resolve;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod fuzz_tmp;
+mod text_io;
+
 use crate::error::Result;
 use sledgres_storage::{DataType, Value};
 
@@ -96,58 +110,70 @@ pub enum CastContext {
 
 /// The type named by a SQL type in the AST (`int`, `integer`, `int4`, `varchar(10)`,
 /// `numeric(10,2)`, `double precision`, `bool`, …). 42704 for an unknown type name.
-pub fn type_from_ast(_ty: &sqlparser::ast::DataType) -> Result<DataType> {
-    todo!()
+pub fn type_from_ast(ty: &sqlparser::ast::DataType) -> Result<DataType> {
+    text_io::type_from_ast(ty)
 }
 
 /// PostgreSQL's input function: text → value of `ty`, enforcing the type modifier
 /// (22P02 invalid input syntax, 22003 out of range, 22001 too long for varchar(n)/char(n)).
-pub fn parse_text(_ty: &DataType, _text: &str) -> Result<Value> {
-    todo!()
+pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {
+    text_io::parse_text(ty, text)
 }
 
 /// PostgreSQL's output function. `extra_float_digits` > 0 (the default, 1) gives the
 /// shortest-round-trip float output PostgreSQL 12+ prints.
-pub fn format_text(_value: &Value, _extra_float_digits: i32) -> String {
-    todo!()
+pub fn format_text(value: &Value, extra_float_digits: i32) -> String {
+    text_io::format_text(value, extra_float_digits)
+}
+
+/// Like [`cast`], for when the source type is known: a `char(n)` value cast to text or
+/// varchar loses its trailing padding (PostgreSQL's bpchar → text cast is `rtrim`), which the
+/// value alone cannot tell. The binder should prefer this wherever it knows the source type.
+pub fn cast_typed(
+    value: Value,
+    from: &DataType,
+    to: &DataType,
+    context: CastContext,
+) -> Result<Value> {
+    cast::cast_from(value, Some(from), to, context)
 }
 
 /// Whether a value of type `from` may be cast to `to` in `context`.
-pub fn can_cast(_from: &DataType, _to: &DataType, _context: CastContext) -> bool {
-    todo!()
+pub fn can_cast(from: &DataType, to: &DataType, context: CastContext) -> bool {
+    cast::can_cast(from, to, context)
 }
 
 /// Casts a value (NULL stays NULL), applying the target's type modifier: numeric(p,s)
 /// rounds to s and fails with 22003 past p; varchar(n) fails with 22001 (an explicit cast
 /// truncates instead, as PostgreSQL does); char(n) pads.
-pub fn cast(_value: Value, _to: &DataType, _context: CastContext) -> Result<Value> {
-    todo!()
+pub fn cast(value: Value, to: &DataType, context: CastContext) -> Result<Value> {
+    cast::cast(value, to, context)
 }
 
 /// Resolves `left op right`. 42883 "operator does not exist: integer + text" with the hint
 /// PostgreSQL gives when nothing matches.
 pub fn resolve_binary(
-    _op: BinaryOp,
-    _left: Option<&DataType>,
-    _right: Option<&DataType>,
+    op: BinaryOp,
+    left: Option<&DataType>,
+    right: Option<&DataType>,
 ) -> Result<Resolved> {
-    todo!()
+    ops::resolve_binary(op, left, right)
 }
 
 /// Resolves a prefix operator.
-pub fn resolve_unary(_op: UnaryOp, _arg: Option<&DataType>) -> Result<Resolved> {
-    todo!()
+pub fn resolve_unary(op: UnaryOp, arg: Option<&DataType>) -> Result<Resolved> {
+    ops::resolve_unary(op, arg)
 }
 
 /// Resolves a scalar function call by name (lower case, unqualified) and argument types.
 /// 42883 "function foo(integer) does not exist" when nothing matches.
-pub fn resolve_function(_name: &str, _args: &[Option<DataType>]) -> Result<Resolved> {
-    todo!()
+pub fn resolve_function(name: &str, args: &[Option<DataType>]) -> Result<Resolved> {
+    functions::resolve_function(name, args)
 }
 
 /// Whether `name` is an aggregate function (count, sum, avg, min, max, …).
-pub fn is_aggregate(_name: &str) -> bool {
-    todo!()
+pub fn is_aggregate(name: &str) -> bool {
+    aggregates::is_aggregate(name)
 }
 
 /// An aggregate's running state for one group.
@@ -171,15 +197,18 @@ pub struct ResolvedAggregate {
 }
 
 /// Resolves `name(args)` as an aggregate; `args` is empty for `count(*)`.
-pub fn resolve_aggregate(_name: &str, _args: &[Option<DataType>]) -> Result<ResolvedAggregate> {
-    todo!()
+pub fn resolve_aggregate(name: &str, args: &[Option<DataType>]) -> Result<ResolvedAggregate> {
+    aggregates::resolve_aggregate(name, args)
 }
 
 /// PostgreSQL's `select_common_type`: the type that the branches of CASE, COALESCE, UNION,
-/// VALUES columns and IN lists are cast to. All unknown → text. 42804 "CASE types integer and
+/// VALUES columns and IN lists are cast to. All unknown → text. The first known type wins
+/// ties, so pass types in PostgreSQL's order: for CASE that is the ELSE branch first, then
+/// the THEN branches (PostgreSQL's error reads "CASE types text and integer" for
+/// `CASE WHEN … THEN 1 ELSE 'a'::text END`). 42804 "CASE types integer and
 /// text cannot be matched" style errors (`context` is e.g. "CASE", "UNION", "COALESCE").
-pub fn common_type(_types: &[Option<DataType>], _context: &str) -> Result<DataType> {
-    todo!()
+pub fn common_type(types: &[Option<DataType>], context: &str) -> Result<DataType> {
+    resolve::common_type(types, context)
 }
 
 /// Equality for grouping, DISTINCT, hash join and set operations, between two non-NULL
@@ -189,6 +218,6 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
 }
 
 /// Hashes a non-NULL value consistently with [`values_equal`].
-pub fn hash_value<H: std::hash::Hasher>(_value: &Value, _state: &mut H) {
-    todo!()
+pub fn hash_value<H: std::hash::Hasher>(value: &Value, state: &mut H) {
+    hash::hash_value(value, state)
 }

@@ -1,0 +1,241 @@
+//! The binder: sqlparser AST → bound, typed logical plan.
+//!
+//! Binding resolves names against the catalog (as the statement's transaction sees it) and
+//! against a stack of scopes, one per query level: a column not found in the innermost
+//! level's FROM clause is looked up in the enclosing levels, which makes it an outer
+//! (correlated) reference. Every level between the reference and the level that owns the
+//! column records the column id in its `outer_refs`, which is how a subquery knows whether it
+//! must be re-run per outer row.
+//!
+//! Types follow PostgreSQL: operator and function calls are resolved by `scalar::`, which
+//! says which argument types the chosen implementation wants; the binder then *coerces* each
+//! argument — an unknown literal is converted right away (so `'42'` compared with an integer
+//! column becomes the integer 42, and bad input fails at bind time like PostgreSQL's parse
+//! analysis), a parameter gets its inferred type, anything else gets an implicit cast node.
+//!
+//! Files: `expr.rs` (expressions), `query.rs` (SELECT, set operations, ORDER BY, GROUP BY),
+//! `dml.rs` (INSERT/UPDATE/DELETE), `ddl.rs` (CREATE/DROP TABLE/INDEX).
+
+mod ddl;
+mod dml;
+mod expr;
+mod query;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::{AggCall, ColumnId, Plan};
+use sledgres_storage::{DataType, IndexDef, TableDef, Transaction};
+use sqlparser::ast;
+use std::sync::Arc;
+
+pub use dml::{DeletePlan, InsertPlan, UpdatePlan};
+
+/// A result column's name and type.
+#[derive(Clone, Debug)]
+pub struct OutputColumn {
+    pub name: String,
+    pub data_type: DataType,
+}
+
+/// A bound statement, ready for the optimizer and the executor.
+#[derive(Clone, Debug)]
+pub enum Bound {
+    Query {
+        plan: Plan,
+        columns: Vec<OutputColumn>,
+    },
+    Insert(InsertPlan),
+    Update(UpdatePlan),
+    Delete(DeletePlan),
+    CreateTable {
+        def: TableDef,
+        if_not_exists: bool,
+        /// Unique constraints other than the primary key, created as indexes.
+        indexes: Vec<IndexDef>,
+    },
+    DropTable {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    CreateIndex {
+        table: Arc<TableDef>,
+        def: IndexDef,
+        if_not_exists: bool,
+    },
+    DropIndex {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+}
+
+/// One visible column of a FROM clause.
+#[derive(Clone, Debug)]
+pub(crate) struct ScopeColumn {
+    /// The table name or alias that qualifies it.
+    pub table: Option<String>,
+    pub name: String,
+    pub id: ColumnId,
+    pub ty: DataType,
+}
+
+/// One query level.
+#[derive(Default)]
+pub(crate) struct Scope {
+    pub cols: Vec<ScopeColumn>,
+    /// Columns of enclosing levels read from this level or below.
+    pub outer_refs: Vec<ColumnId>,
+    /// Aggregate calls met while binding this level's SELECT list, HAVING and ORDER BY.
+    pub aggs: Vec<AggCall>,
+    /// Whether aggregate calls are allowed where we are binding (not in WHERE, ON, GROUP BY).
+    pub aggs_allowed: Option<&'static str>,
+}
+
+pub struct Binder<'a> {
+    pub(crate) txn: &'a Transaction,
+    next_col: ColumnId,
+    next_subquery: usize,
+    /// `$n` types: given by the client or inferred while binding.
+    pub params: Vec<Option<DataType>>,
+    pub(crate) scopes: Vec<Scope>,
+    /// Collects the outer references of the subquery being bound: (its scope level, refs).
+    pub(crate) ref_sinks: Vec<(usize, Vec<ColumnId>)>,
+    /// The first column name of the last subquery bound (a scalar subquery's output name).
+    pub(crate) last_subquery_name: Option<String>,
+}
+
+impl<'a> Binder<'a> {
+    pub fn new(txn: &'a Transaction, params: &[Option<DataType>]) -> Self {
+        Binder {
+            txn,
+            next_col: 1,
+            next_subquery: 0,
+            params: params.to_vec(),
+            scopes: vec![],
+            ref_sinks: vec![],
+            last_subquery_name: None,
+        }
+    }
+
+    pub(crate) fn new_col(&mut self) -> ColumnId {
+        let id = self.next_col;
+        self.next_col += 1;
+        id
+    }
+
+    pub(crate) fn new_subquery_id(&mut self) -> usize {
+        let id = self.next_subquery;
+        self.next_subquery += 1;
+        id
+    }
+
+    pub(crate) fn scope(&mut self) -> &mut Scope {
+        if self.scopes.is_empty() {
+            self.scopes.push(Scope::default());
+        }
+        let n = self.scopes.len() - 1;
+        &mut self.scopes[n]
+    }
+
+    /// Parameter types after binding: uninferred ones become text, as PostgreSQL does for a
+    /// parameter whose context fixes nothing.
+    pub fn param_types(&self) -> Vec<DataType> {
+        self.params
+            .iter()
+            .map(|t| t.clone().unwrap_or(DataType::Text))
+            .collect()
+    }
+
+    pub fn bind_statement(&mut self, stmt: &ast::Statement) -> Result<Bound> {
+        match stmt {
+            ast::Statement::Query(q) => {
+                let (plan, columns) = self.bind_query(q)?;
+                Ok(Bound::Query { plan, columns })
+            }
+            ast::Statement::Insert(i) => Ok(Bound::Insert(self.bind_insert(i)?)),
+            ast::Statement::Update(u) => Ok(Bound::Update(self.bind_update(u)?)),
+            ast::Statement::Delete(d) => Ok(Bound::Delete(self.bind_delete(d)?)),
+            ast::Statement::CreateTable(c) => self.bind_create_table(c),
+            ast::Statement::CreateIndex(c) => self.bind_create_index(c),
+            ast::Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                ..
+            } => {
+                let names = names
+                    .iter()
+                    .map(object_name)
+                    .collect::<Result<Vec<_>>>()?;
+                match object_type {
+                    ast::ObjectType::Table => Ok(Bound::DropTable {
+                        names,
+                        if_exists: *if_exists,
+                    }),
+                    ast::ObjectType::Index => Ok(Bound::DropIndex {
+                        names,
+                        if_exists: *if_exists,
+                    }),
+                    other => Err(unsupported(&format!("DROP {other}"))),
+                }
+            }
+            other => Err(unsupported(&first_words(&other.to_string()))),
+        }
+    }
+
+    /// Looks up a table by (possibly schema-qualified) name: 42P01 if missing.
+    pub(crate) fn table(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
+        let parts = name_parts(name)?;
+        let (schema, table) = match parts.as_slice() {
+            [t] => ("public".to_string(), t.clone()),
+            [s, t] => (s.clone(), t.clone()),
+            _ => return Err(unsupported("cross-database references")),
+        };
+        self.txn.get_table(&schema, &table)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedTable,
+                format!("relation \"{}\" does not exist", parts.join(".")),
+            )
+        })
+    }
+}
+
+/// PostgreSQL folds unquoted identifiers to lower case.
+pub(crate) fn ident(i: &ast::Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+pub(crate) fn name_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) => Ok(ident(i)),
+            other => Err(unsupported(&other.to_string())),
+        })
+        .collect()
+}
+
+/// The last part of an object name (the unqualified name).
+pub(crate) fn object_name(name: &ast::ObjectName) -> Result<String> {
+    name_parts(name)?
+        .pop()
+        .ok_or_else(|| Error::internal("empty object name"))
+}
+
+pub(crate) fn unsupported(what: &str) -> Error {
+    Error::new(
+        ErrorKind::FeatureNotSupported,
+        format!("{what} is not supported"),
+    )
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+/// The unqualified name of an object name (for the session's SET/RESET handling).
+pub fn object_name_pub(name: &ast::ObjectName) -> Result<String> {
+    Ok(name_parts(name)?.join("."))
+}

@@ -1,0 +1,807 @@
+//! SELECT binding: FROM, WHERE, the SELECT list, GROUP BY/HAVING, DISTINCT, ORDER BY,
+//! LIMIT/OFFSET, set operations and VALUES.
+//!
+//! A SELECT becomes, bottom up: the FROM items joined (cross products; the optimizer turns
+//! WHERE equalities into join conditions), Filter(WHERE), Aggregate (when there are
+//! aggregates or GROUP BY), Filter(HAVING), Project(SELECT list + hidden ORDER BY
+//! expressions), Distinct, Sort, and a Project dropping the hidden columns.
+
+use super::{ident, object_name, unsupported, Binder, OutputColumn, Scope, ScopeColumn};
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::{Access, ColumnId, Expr, JoinKind, Plan, SetOpKind, SortKey};
+use crate::scalar::{self, CastContext};
+use sledgres_storage::DataType;
+use sqlparser::ast;
+
+/// What `bind_subquery_plan` returns: the plan, its columns and its outer references.
+pub(crate) type BoundSubquery = (Plan, Vec<OutputColumn>, Vec<ColumnId>);
+
+impl Binder<'_> {
+    pub(crate) fn bind_query(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutputColumn>)> {
+        if q.with.is_some() {
+            return Err(unsupported("WITH"));
+        }
+        if q.fetch.is_some() {
+            return Err(unsupported("FETCH"));
+        }
+        if !q.locks.is_empty() {
+            return Err(unsupported("FOR UPDATE/SHARE"));
+        }
+        let order: &[ast::OrderByExpr] = match &q.order_by {
+            None => &[],
+            Some(ob) => match &ob.kind {
+                ast::OrderByKind::Expressions(v) => v,
+                ast::OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL")),
+            },
+        };
+        let (mut plan, cols) = match &*q.body {
+            ast::SetExpr::Select(s) => self.bind_select(s, order)?,
+            body => {
+                let (plan, cols) = self.bind_set_expr(body)?;
+                if order.is_empty() {
+                    (plan, cols)
+                } else {
+                    let out = plan.output();
+                    let mut keys = vec![];
+                    for o in order {
+                        let i = self.output_position(&o.expr, &cols)?.ok_or_else(|| {
+                            Error::new(
+                                ErrorKind::FeatureNotSupported,
+                                "ORDER BY on a UNION/INTERSECT/EXCEPT result must be on one of the result columns",
+                            )
+                        })?;
+                        keys.push(sort_key(Expr::Column(out[i].0, out[i].1.clone()), o));
+                    }
+                    (
+                        Plan::Sort {
+                            input: Box::new(plan),
+                            keys,
+                        },
+                        cols,
+                    )
+                }
+            }
+        };
+        if let Some(lc) = &q.limit_clause {
+            let (limit, offset) = match lc {
+                ast::LimitClause::LimitOffset { limit, offset, .. } => {
+                    (limit.as_ref(), offset.as_ref().map(|o| &o.value))
+                }
+                ast::LimitClause::OffsetCommaLimit { .. } => {
+                    return Err(Error::new(
+                        ErrorKind::FeatureNotSupported,
+                        "LIMIT #,# syntax is not supported",
+                    )
+                    .with_hint("Use separate LIMIT and OFFSET clauses."))
+                }
+            };
+            let limit = match limit {
+                Some(e) => self.bind_limit_expr(e, "LIMIT")?,
+                None => None,
+            };
+            let offset = match offset {
+                Some(e) => self.bind_limit_expr(e, "OFFSET")?,
+                None => None,
+            };
+            if limit.is_some() || offset.is_some() {
+                plan = Plan::Limit {
+                    input: Box::new(plan),
+                    limit,
+                    offset,
+                };
+            }
+        }
+        Ok((plan, cols))
+    }
+
+    fn bind_limit_expr(&mut self, e: &ast::Expr, what: &str) -> Result<Option<Expr>> {
+        // LIMIT ALL / LIMIT NULL mean no limit.
+        if let ast::Expr::Value(v) = e {
+            if matches!(v.value, ast::Value::Null) {
+                return Ok(None);
+            }
+        }
+        self.scopes.push(Scope::default());
+        let b = self.bind_expr(e);
+        self.scopes.pop();
+        let b = b?;
+        if b.ty().is_some() && !matches!(b.ty(), Some(DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric { .. } | DataType::Float4 | DataType::Float8)) {
+            return Err(Error::new(
+                ErrorKind::DatatypeMismatch,
+                format!("argument of {what} must be type bigint, not type {}", b.ty_or_text().pg_name()),
+            ));
+        }
+        Ok(Some(self.coerce_ctx(b, &DataType::Int8, CastContext::Assignment)?))
+    }
+
+    /// Binds a subquery one level down; returns its plan, columns and outer references.
+    pub(crate) fn bind_subquery_plan(&mut self, q: &ast::Query) -> Result<BoundSubquery> {
+        let level = self.scopes.len();
+        self.ref_sinks.push((level, vec![]));
+        let r = self.bind_query(q);
+        let (_, mut refs) = self.ref_sinks.pop().unwrap_or_default();
+        let (plan, cols) = r?;
+        refs.sort_unstable();
+        refs.dedup();
+        if let Some(c) = cols.first() {
+            self.last_subquery_name = Some(c.name.clone());
+        }
+        Ok((plan, cols, refs))
+    }
+
+    /// Wraps a one-column plan in a cast of that column to `ty` when needed.
+    pub(crate) fn cast_plan_column(&mut self, plan: Plan, ty: &DataType) -> Result<Plan> {
+        let out = plan.output();
+        if out.len() != 1 || &out[0].1 == ty {
+            return Ok(plan);
+        }
+        let e = self.coerce(Expr::Column(out[0].0, out[0].1.clone()), ty)?;
+        let id = self.new_col();
+        Ok(Plan::Project {
+            input: Box::new(plan),
+            exprs: vec![e],
+            cols: vec![id],
+        })
+    }
+
+    fn bind_set_expr(&mut self, body: &ast::SetExpr) -> Result<(Plan, Vec<OutputColumn>)> {
+        match body {
+            ast::SetExpr::Select(s) => self.bind_select(s, &[]),
+            ast::SetExpr::Query(q) => self.bind_query(q),
+            ast::SetExpr::Values(v) => self.bind_values(v),
+            ast::SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
+                let (kind, name) = match op {
+                    ast::SetOperator::Union => (SetOpKind::Union, "UNION"),
+                    ast::SetOperator::Intersect => (SetOpKind::Intersect, "INTERSECT"),
+                    ast::SetOperator::Except | ast::SetOperator::Minus => {
+                        (SetOpKind::Except, "EXCEPT")
+                    }
+                };
+                let all = match set_quantifier {
+                    ast::SetQuantifier::All => true,
+                    ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+                    _ => return Err(unsupported("BY NAME")),
+                };
+                let (lp, lcols) = self.bind_set_expr(left)?;
+                let (rp, rcols) = self.bind_set_expr(right)?;
+                if lcols.len() != rcols.len() {
+                    return Err(Error::new(
+                        ErrorKind::SyntaxError,
+                        format!("each {name} query must have the same number of columns"),
+                    ));
+                }
+                let mut types = vec![];
+                for (l, r) in lcols.iter().zip(&rcols) {
+                    types.push(scalar::common_type(
+                        &[Some(l.data_type.clone()), Some(r.data_type.clone())],
+                        name,
+                    )?);
+                }
+                let lp = self.cast_plan(lp, &types)?;
+                let rp = self.cast_plan(rp, &types)?;
+                let cols: Vec<(ColumnId, DataType)> =
+                    types.iter().map(|t| (self.new_col(), t.clone())).collect();
+                let out = lcols
+                    .iter()
+                    .zip(&types)
+                    .map(|(c, t)| OutputColumn {
+                        name: c.name.clone(),
+                        data_type: t.clone(),
+                    })
+                    .collect();
+                Ok((
+                    Plan::SetOp {
+                        kind,
+                        all,
+                        left: Box::new(lp),
+                        right: Box::new(rp),
+                        cols,
+                    },
+                    out,
+                ))
+            }
+            _ => Err(unsupported("this query form")),
+        }
+    }
+
+    /// Casts each output column of `plan` to `types` (adding a Project only when needed).
+    fn cast_plan(&mut self, plan: Plan, types: &[DataType]) -> Result<Plan> {
+        let out = plan.output();
+        if out.iter().zip(types).all(|(o, t)| &o.1 == t) {
+            return Ok(plan);
+        }
+        let mut exprs = vec![];
+        let mut cols = vec![];
+        for ((id, ty), t) in out.into_iter().zip(types) {
+            exprs.push(self.coerce(Expr::Column(id, ty), t)?);
+            cols.push(self.new_col());
+        }
+        Ok(Plan::Project {
+            input: Box::new(plan),
+            exprs,
+            cols,
+        })
+    }
+
+    pub(crate) fn bind_values(&mut self, v: &ast::Values) -> Result<(Plan, Vec<OutputColumn>)> {
+        let mut rows = vec![];
+        for r in &v.rows {
+            let row = r
+                .content
+                .iter()
+                .map(|e| self.bind_expr(e))
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(first) = rows.first() {
+                let first: &Vec<Expr> = first;
+                if first.len() != row.len() {
+                    return Err(Error::new(
+                        ErrorKind::SyntaxError,
+                        "VALUES lists must all be the same length",
+                    ));
+                }
+            }
+            rows.push(row);
+        }
+        let width = rows.first().map(|r| r.len()).unwrap_or(0);
+        let mut types = vec![];
+        for c in 0..width {
+            let t: Vec<_> = rows.iter().map(|r| r[c].ty()).collect();
+            types.push(scalar::common_type(&t, "VALUES")?);
+        }
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .zip(&types)
+                    .map(|(e, t)| self.coerce(e, t))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let cols: Vec<(ColumnId, DataType)> =
+            types.iter().map(|t| (self.new_col(), t.clone())).collect();
+        let out = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| OutputColumn {
+                name: format!("column{}", i + 1),
+                data_type: t.clone(),
+            })
+            .collect();
+        Ok((Plan::Values { cols, rows }, out))
+    }
+
+    /// Position of an ORDER BY item among the output columns: an integer ordinal or an
+    /// output column name. `None` when it is neither.
+    fn output_position(&self, e: &ast::Expr, cols: &[OutputColumn]) -> Result<Option<usize>> {
+        match e {
+            ast::Expr::Value(v) => {
+                if let ast::Value::Number(n, _) = &v.value {
+                    let i: i64 = n.parse().unwrap_or(0);
+                    if i < 1 || i as usize > cols.len() {
+                        return Err(Error::new(
+                            ErrorKind::InvalidColumnReference,
+                            format!("ORDER BY position {n} is not in select list"),
+                        ));
+                    }
+                    return Ok(Some(i as usize - 1));
+                }
+                Ok(None)
+            }
+            ast::Expr::Identifier(i) => {
+                let name = ident(i);
+                let matches: Vec<usize> = cols
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.name == name)
+                    .map(|(i, _)| i)
+                    .collect();
+                match matches.len() {
+                    0 => Ok(None),
+                    1 => Ok(Some(matches[0])),
+                    _ => Err(Error::new(
+                        ErrorKind::AmbiguousColumn,
+                        format!("ORDER BY \"{name}\" is ambiguous"),
+                    )),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn bind_select(
+        &mut self,
+        s: &ast::Select,
+        order: &[ast::OrderByExpr],
+    ) -> Result<(Plan, Vec<OutputColumn>)> {
+        self.scopes.push(Scope::default());
+        let r = self.bind_select_inner(s, order);
+        let scope = self.scopes.pop().unwrap_or_default();
+        let idx = self.scopes.len();
+        if let Some((level, sink)) = self.ref_sinks.last_mut() {
+            if *level == idx {
+                sink.extend(scope.outer_refs.iter().copied());
+            }
+        }
+        r
+    }
+
+    fn bind_select_inner(
+        &mut self,
+        s: &ast::Select,
+        order: &[ast::OrderByExpr],
+    ) -> Result<(Plan, Vec<OutputColumn>)> {
+        if s.top.is_some() {
+            return Err(Error::new(
+                ErrorKind::SyntaxError,
+                "syntax error at or near \"TOP\"",
+            ));
+        }
+        if s.into.is_some() {
+            return Err(unsupported("SELECT INTO"));
+        }
+        // FROM
+        let mut plan: Option<Plan> = None;
+        for twj in &s.from {
+            let p = self.bind_table_with_joins(twj)?;
+            plan = Some(match plan {
+                None => p,
+                Some(l) => Plan::Join {
+                    left: Box::new(l),
+                    right: Box::new(p),
+                    kind: JoinKind::Inner,
+                    on: vec![],
+                },
+            });
+        }
+        let mut plan = plan.unwrap_or(Plan::Values {
+            cols: vec![],
+            rows: vec![vec![]],
+        });
+        // WHERE
+        if let Some(w) = &s.selection {
+            let pred = self.bind_bool(w)?;
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: pred,
+            };
+        }
+        // SELECT list
+        self.scope().aggs_allowed = Some("SELECT");
+        let mut exprs = vec![];
+        let mut names = vec![];
+        for item in &s.projection {
+            match item {
+                ast::SelectItem::Wildcard(_) => {
+                    if self.scope().cols.is_empty() {
+                        return Err(Error::new(
+                            ErrorKind::SyntaxError,
+                            "SELECT * with no tables specified is not valid",
+                        ));
+                    }
+                    for c in self.scope().cols.clone() {
+                        exprs.push(Expr::Column(c.id, c.ty.clone()));
+                        names.push(c.name.clone());
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let t = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name(n)?,
+                        _ => return Err(unsupported("this wildcard")),
+                    };
+                    let cols: Vec<ScopeColumn> = self
+                        .scope()
+                        .cols
+                        .iter()
+                        .filter(|c| c.table.as_deref() == Some(t.as_str()))
+                        .cloned()
+                        .collect();
+                    if cols.is_empty() {
+                        return Err(Error::new(
+                            ErrorKind::UndefinedTable,
+                            format!("missing FROM-clause entry for table \"{t}\""),
+                        ));
+                    }
+                    for c in cols {
+                        exprs.push(Expr::Column(c.id, c.ty.clone()));
+                        names.push(c.name.clone());
+                    }
+                }
+                ast::SelectItem::UnnamedExpr(e) => {
+                    self.last_subquery_name = None;
+                    let b = self.bind_expr(e)?;
+                    names.push(self.figure_name(e));
+                    exprs.push(b);
+                }
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    exprs.push(self.bind_expr(expr)?);
+                    names.push(ident(alias));
+                }
+                ast::SelectItem::ExprWithAliases { .. } => return Err(unsupported("this alias")),
+            }
+        }
+        // Untyped literals in the output become text.
+        let exprs = exprs
+            .into_iter()
+            .map(|e| match e.ty() {
+                None => self.coerce(e, &DataType::Text),
+                Some(_) => Ok(e),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.scope().aggs_allowed = None;
+
+        // GROUP BY
+        let mut group = vec![];
+        match &s.group_by {
+            ast::GroupByExpr::Expressions(list, mods) => {
+                if !mods.is_empty() {
+                    return Err(unsupported("GROUP BY modifiers"));
+                }
+                for g in list {
+                    group.push(self.bind_group_item(g, &exprs, &names)?);
+                }
+            }
+            ast::GroupByExpr::All(_) => return Err(unsupported("GROUP BY ALL")),
+        }
+        // HAVING
+        self.scope().aggs_allowed = Some("HAVING");
+        let having = match &s.having {
+            Some(h) => {
+                let b = self.bind_expr(h)?;
+                Some(self.coerce_bool(b, "HAVING")?)
+            }
+            None => None,
+        };
+        // ORDER BY: output position, or an expression over the input.
+        let distinct = match &s.distinct {
+            None | Some(ast::Distinct::All) => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(ast::Distinct::On(_)) => return Err(unsupported("DISTINCT ON")),
+        };
+        let cols_out: Vec<OutputColumn> = names
+            .iter()
+            .zip(&exprs)
+            .map(|(n, e)| OutputColumn {
+                name: n.clone(),
+                data_type: e.ty_or_text(),
+            })
+            .collect();
+        self.scope().aggs_allowed = Some("ORDER BY");
+        // Each key: Ok(position in exprs) — hidden ones are appended to `exprs`.
+        let mut exprs = exprs;
+        let visible = exprs.len();
+        let mut key_pos = vec![];
+        for o in order {
+            let pos = match self.output_position(&o.expr, &cols_out)? {
+                Some(i) => i,
+                None => {
+                    let b = self.bind_expr(&o.expr)?;
+                    let b = match b.ty() {
+                        None => self.coerce(b, &DataType::Text)?,
+                        Some(_) => b,
+                    };
+                    let fp = b.fingerprint();
+                    match exprs.iter().position(|e| e.fingerprint() == fp) {
+                        Some(i) => i,
+                        None if distinct => {
+                            return Err(Error::new(
+                                ErrorKind::InvalidColumnReference,
+                                "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                            ))
+                        }
+                        None => {
+                            exprs.push(b);
+                            exprs.len() - 1
+                        }
+                    }
+                }
+            };
+            key_pos.push(pos);
+        }
+        self.scope().aggs_allowed = None;
+
+        // Aggregation
+        let aggs = std::mem::take(&mut self.scope().aggs);
+        let mut having = having;
+        if !aggs.is_empty() || !group.is_empty() || having.is_some() {
+            let group_cols: Vec<ColumnId> = group.iter().map(|_| self.new_col()).collect();
+            let agg_cols: Vec<ColumnId> = aggs.iter().map(|_| self.new_col()).collect();
+            let groups: Vec<(String, ColumnId, DataType)> = group
+                .iter()
+                .zip(&group_cols)
+                .map(|(g, id)| (g.fingerprint(), *id, g.ty_or_text()))
+                .collect();
+            let local = self.scope().cols.clone();
+            let post = |e: Expr| post_agg(e, &groups, &agg_cols, &local);
+            exprs = exprs
+                .into_iter()
+                .map(post)
+                .collect::<Result<Vec<_>>>()?;
+            having = having.map(post).transpose()?;
+            plan = Plan::Aggregate {
+                input: Box::new(plan),
+                group,
+                group_cols,
+                aggs,
+                agg_cols,
+            };
+        }
+        if let Some(h) = having {
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: h,
+            };
+        }
+        let cols: Vec<ColumnId> = exprs.iter().map(|_| self.new_col()).collect();
+        let types: Vec<DataType> = exprs.iter().map(|e| e.ty_or_text()).collect();
+        plan = Plan::Project {
+            input: Box::new(plan),
+            exprs,
+            cols: cols.clone(),
+        };
+        if distinct {
+            plan = Plan::Distinct {
+                input: Box::new(plan),
+            };
+        }
+        if !order.is_empty() {
+            let keys = order
+                .iter()
+                .zip(&key_pos)
+                .map(|(o, &p)| sort_key(Expr::Column(cols[p], types[p].clone()), o))
+                .collect();
+            plan = Plan::Sort {
+                input: Box::new(plan),
+                keys,
+            };
+        }
+        if cols.len() > visible {
+            plan = Plan::Project {
+                input: Box::new(plan),
+                exprs: (0..visible)
+                    .map(|i| Expr::Column(cols[i], types[i].clone()))
+                    .collect(),
+                cols: cols[..visible].to_vec(),
+            };
+        }
+        Ok((plan, cols_out))
+    }
+
+    /// A GROUP BY item: an ordinal or output alias refers to the SELECT list, anything
+    /// else is an expression over the input (input column names win over aliases).
+    fn bind_group_item(
+        &mut self,
+        g: &ast::Expr,
+        exprs: &[Expr],
+        names: &[String],
+    ) -> Result<Expr> {
+        if let ast::Expr::Value(v) = g {
+            if let ast::Value::Number(n, _) = &v.value {
+                let i: i64 = n.parse().unwrap_or(0);
+                if i < 1 || i as usize > exprs.len() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidColumnReference,
+                        format!("GROUP BY position {n} is not in select list"),
+                    ));
+                }
+                return Ok(exprs[i as usize - 1].clone());
+            }
+        }
+        if let ast::Expr::Identifier(i) = g {
+            let name = ident(i);
+            if !self.scope().cols.iter().any(|c| c.name == name) {
+                if let Some(p) = names.iter().position(|n| *n == name) {
+                    return Ok(exprs[p].clone());
+                }
+            }
+        }
+        let b = self.bind_expr(g)?;
+        match b.ty() {
+            None => self.coerce(b, &DataType::Text),
+            Some(_) => Ok(b),
+        }
+    }
+
+    fn bind_table_with_joins(&mut self, twj: &ast::TableWithJoins) -> Result<Plan> {
+        let mut plan = self.bind_table_factor(&twj.relation)?;
+        for j in &twj.joins {
+            let right = self.bind_table_factor(&j.relation)?;
+            let (kind, constraint) = match &j.join_operator {
+                ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => (JoinKind::Inner, Some(c)),
+                ast::JoinOperator::CrossJoin(c) => (JoinKind::Inner, Some(c)),
+                ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => {
+                    (JoinKind::Left, Some(c))
+                }
+                _ => return Err(unsupported("this join type")),
+            };
+            let on = match constraint {
+                Some(ast::JoinConstraint::On(e)) => {
+                    let b = self.bind_expr(e)?;
+                    self.coerce_bool(b, "JOIN/ON")?.conjuncts()
+                }
+                Some(ast::JoinConstraint::None) | None => vec![],
+                Some(_) => return Err(unsupported("JOIN USING/NATURAL")),
+            };
+            plan = Plan::Join {
+                left: Box::new(plan),
+                right: Box::new(right),
+                kind,
+                on,
+            };
+        }
+        Ok(plan)
+    }
+
+    fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<Plan> {
+        match tf {
+            ast::TableFactor::Table { name, alias, args, .. } => {
+                if args.is_some() {
+                    return Err(unsupported("table functions"));
+                }
+                let table = self.table(name)?;
+                let qual = match alias {
+                    Some(a) => ident(&a.name),
+                    None => object_name(name)?,
+                };
+                let renames: Vec<String> = alias
+                    .as_ref()
+                    .map(|a| a.columns.iter().map(|c| ident(&c.name)).collect())
+                    .unwrap_or_default();
+                let mut cols = vec![];
+                for (i, c) in table.columns.iter().enumerate() {
+                    let id = self.new_col();
+                    cols.push(id);
+                    let name = renames.get(i).cloned().unwrap_or_else(|| c.name.clone());
+                    self.scope().cols.push(ScopeColumn {
+                        table: Some(qual.clone()),
+                        name,
+                        id,
+                        ty: c.data_type.clone(),
+                    });
+                }
+                Ok(Plan::Scan {
+                    table,
+                    cols,
+                    filter: vec![],
+                    access: Access::Full,
+                })
+            }
+            ast::TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                ..
+            } => {
+                if *lateral {
+                    return Err(unsupported("LATERAL"));
+                }
+                let (plan, out) = self.bind_query(subquery)?;
+                let qual = alias.as_ref().map(|a| ident(&a.name));
+                let renames: Vec<String> = alias
+                    .as_ref()
+                    .map(|a| a.columns.iter().map(|c| ident(&c.name)).collect())
+                    .unwrap_or_default();
+                for (i, ((id, ty), c)) in plan.output().into_iter().zip(&out).enumerate() {
+                    self.scope().cols.push(ScopeColumn {
+                        table: qual.clone(),
+                        name: renames.get(i).cloned().unwrap_or_else(|| c.name.clone()),
+                        id,
+                        ty,
+                    });
+                }
+                Ok(plan)
+            }
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
+                if alias.is_some() {
+                    return Err(unsupported("aliased joins"));
+                }
+                self.bind_table_with_joins(table_with_joins)
+            }
+            _ => Err(unsupported("this FROM item")),
+        }
+    }
+
+    /// PostgreSQL's FigureColname: the output name of an unaliased SELECT item.
+    fn figure_name(&self, e: &ast::Expr) -> String {
+        use ast::Expr as A;
+        match e {
+            A::Identifier(i) => ident(i),
+            A::CompoundIdentifier(v) => v.last().map(ident).unwrap_or_default(),
+            A::Nested(e) => self.figure_name(e),
+            A::Function(f) => object_name(&f.name).unwrap_or_else(|_| "?column?".into()),
+            A::Case { .. } => "case".into(),
+            A::Exists { .. } => "exists".into(),
+            A::Subquery(_) => self
+                .last_subquery_name
+                .clone()
+                .unwrap_or_else(|| "?column?".into()),
+            A::Cast {
+                expr, data_type, ..
+            } => {
+                let inner = self.figure_name(expr);
+                if inner != "?column?" {
+                    return inner;
+                }
+                match scalar::type_from_ast(data_type) {
+                    Ok(t) => type_short_name(&t).into(),
+                    Err(_) => inner,
+                }
+            }
+            A::Value(v) if matches!(v.value, ast::Value::Boolean(_)) => "bool".into(),
+            _ => "?column?".into(),
+        }
+    }
+}
+
+fn type_short_name(t: &DataType) -> &'static str {
+    match t {
+        DataType::Bool => "bool",
+        DataType::Int2 => "int2",
+        DataType::Int4 => "int4",
+        DataType::Int8 => "int8",
+        DataType::Float4 => "float4",
+        DataType::Float8 => "float8",
+        DataType::Numeric { .. } => "numeric",
+        DataType::Text => "text",
+        DataType::Varchar(_) => "varchar",
+        DataType::Char(_) => "bpchar",
+    }
+}
+
+fn sort_key(expr: Expr, o: &ast::OrderByExpr) -> SortKey {
+    let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+    SortKey {
+        expr,
+        desc,
+        // PostgreSQL: NULLs sort as larger than everything, so first for DESC.
+        nulls_first: o.options.nulls_first.unwrap_or(desc),
+    }
+}
+
+/// Rewrites an expression over the input rows into one over the Aggregate node's output:
+/// GROUP BY expressions and aggregate calls become its columns; any other column of this
+/// query level is an error (42803).
+fn post_agg(
+    e: Expr,
+    groups: &[(String, ColumnId, DataType)],
+    agg_cols: &[ColumnId],
+    local: &[ScopeColumn],
+) -> Result<Expr> {
+    let fp = e.fingerprint();
+    if let Some((_, id, ty)) = groups.iter().find(|g| g.0 == fp) {
+        return Ok(Expr::Column(*id, ty.clone()));
+    }
+    match e {
+        Expr::AggRef(i, ty) => Ok(Expr::Column(
+            *agg_cols
+                .get(i)
+                .ok_or_else(|| Error::internal("aggregate index out of range"))?,
+            ty,
+        )),
+        Expr::Column(id, ty) => match local.iter().find(|c| c.id == id) {
+            Some(c) => Err(Error::new(
+                ErrorKind::GroupingError,
+                format!(
+                    "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                    c.table.as_deref().unwrap_or(""),
+                    c.name
+                ),
+            )),
+            None => Ok(Expr::Column(id, ty)),
+        },
+        Expr::Subquery(s) if s.outer_refs.iter().any(|r| local.iter().any(|c| c.id == *r)) => {
+            Err(unsupported(
+                "a subquery that reads ungrouped columns of an aggregated query",
+            ))
+        }
+        e => e.map_children(&mut |c| post_agg(c, groups, agg_cols, local)),
+    }
+}
+

@@ -1,0 +1,439 @@
+//! Physical execution: the optimised logical plan compiled into a tree of pull-based
+//! operators that stream rows.
+//!
+//! Compilation ([`compile_plan`]) happens once per prepared statement: column ids become row
+//! positions, join conditions are split into hash keys and residual predicates, and the
+//! result ([`PhysPlan`]) is immutable and shareable. Each execution [`open`]s it into fresh
+//! operators; a correlated subquery opens its plan again for every outer row, with that
+//! row pushed on [`ExecCtx::outer`]. Uncorrelated subquery results are cached per execution.
+//!
+//! Operators implement [`Operator::next`], one row at a time. Scans, filters, projections,
+//! limits, hash-join probes and UNION ALL stream; sorts, hash-join build sides, aggregates
+//! and the right sides of INTERSECT/EXCEPT hold their input in memory for now (spilling to
+//! disk comes with a later issue). Long loops check the cancel flag every
+//! [`CANCEL_CHECK_INTERVAL`] rows.
+
+pub mod dml;
+pub mod expr;
+mod hashkey;
+mod join;
+mod ops;
+mod scan;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::{Access, ColumnId, JoinKind, Plan, SetOpKind};
+use crate::scalar::{self, BinaryOp};
+use expr::{compile, Cached, Layout, PExpr};
+use parking_lot::Mutex;
+use sledgres_storage::{DataType, Row, TableDef, Transaction};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub use scan::ScanOp;
+
+pub const CANCEL_CHECK_INTERVAL: usize = 1024;
+
+/// What one execution of a statement shares among its operators.
+pub struct ExecCtx {
+    pub txn: Transaction,
+    pub params: Arc<Vec<sledgres_storage::Value>>,
+    /// Current rows of the enclosing queries, innermost last.
+    pub outer: Vec<Row>,
+    pub cancel: Arc<AtomicBool>,
+    pub cache: Arc<Mutex<HashMap<usize, Arc<Cached>>>>,
+    /// `statement_timeout`: past this instant the statement fails with 57014.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl ExecCtx {
+    pub fn new(
+        txn: Transaction,
+        params: Vec<sledgres_storage::Value>,
+        cancel: Arc<AtomicBool>,
+    ) -> Self {
+        ExecCtx {
+            txn,
+            params: Arc::new(params),
+            outer: vec![],
+            cancel,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+            deadline: None,
+        }
+    }
+
+    pub fn with_outer(&self, row: Row) -> Self {
+        let mut outer = self.outer.clone();
+        outer.push(row);
+        ExecCtx {
+            txn: self.txn.clone(),
+            params: self.params.clone(),
+            outer,
+            cancel: self.cancel.clone(),
+            cache: self.cache.clone(),
+            deadline: self.deadline,
+        }
+    }
+
+    pub fn check_cancel(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Error::new(
+                ErrorKind::QueryCanceled,
+                "canceling statement due to user request",
+            ));
+        }
+        if self.deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(Error::new(
+                ErrorKind::QueryCanceled,
+                "canceling statement due to statement timeout",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A pull-based operator.
+pub trait Operator: Send {
+    /// The next row, or `None` when exhausted.
+    fn next(&mut self) -> Result<Option<Row>>;
+}
+
+pub type BoxOp = Box<dyn Operator>;
+
+/// Compiled key bounds of an index or primary-key access.
+#[derive(Debug, Clone)]
+pub enum PAccess {
+    Full,
+    Range {
+        index: Option<u32>,
+        start: Option<(Vec<PExpr>, bool)>,
+        end: Option<(Vec<PExpr>, bool)>,
+    },
+    InList {
+        index: Option<u32>,
+        values: Vec<PExpr>,
+    },
+}
+
+/// A compiled plan node.
+#[derive(Debug)]
+pub enum PhysPlan {
+    Scan {
+        table: Arc<TableDef>,
+        access: PAccess,
+        filter: Option<PExpr>,
+    },
+    Values {
+        rows: Vec<Vec<PExpr>>,
+    },
+    Filter {
+        input: Arc<PhysPlan>,
+        predicate: PExpr,
+    },
+    Project {
+        input: Arc<PhysPlan>,
+        exprs: Arc<Vec<PExpr>>,
+    },
+    /// Hash join: builds a table on the right input's keys, probes with the left's.
+    HashJoin {
+        left: Arc<PhysPlan>,
+        right: Arc<PhysPlan>,
+        left_keys: Arc<Vec<PExpr>>,
+        right_keys: Arc<Vec<PExpr>>,
+        /// Over the concatenated row.
+        residual: Option<Arc<PExpr>>,
+        kind: JoinKind,
+        right_width: usize,
+    },
+    NestedLoop {
+        left: Arc<PhysPlan>,
+        right: Arc<PhysPlan>,
+        on: Option<Arc<PExpr>>,
+        kind: JoinKind,
+        right_width: usize,
+    },
+    Aggregate {
+        input: Arc<PhysPlan>,
+        group: Arc<Vec<PExpr>>,
+        aggs: Arc<Vec<ops::PAgg>>,
+    },
+    Sort {
+        input: Arc<PhysPlan>,
+        keys: Arc<Vec<(PExpr, bool, bool)>>,
+    },
+    Limit {
+        input: Arc<PhysPlan>,
+        limit: Option<PExpr>,
+        offset: Option<PExpr>,
+    },
+    Distinct {
+        input: Arc<PhysPlan>,
+    },
+    SetOp {
+        kind: SetOpKind,
+        all: bool,
+        left: Arc<PhysPlan>,
+        right: Arc<PhysPlan>,
+    },
+}
+
+/// Compiles a logical plan; `outer` are the layouts of the enclosing queries' rows.
+pub fn compile_plan(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> {
+    let layout_of = |p: &Plan| Layout::new(p.output_ids(), outer);
+    Ok(match plan {
+        Plan::Scan {
+            table,
+            cols,
+            filter,
+            access,
+        } => {
+            let layout = Layout::new(cols.clone(), outer);
+            let konst = Layout::new(vec![], outer);
+            let bound = |b: &Option<(Vec<crate::plan::Expr>, bool)>| -> Result<_> {
+                b.as_ref()
+                    .map(|(v, inc)| {
+                        Ok::<_, Error>((
+                            v.iter().map(|e| compile(e, &konst)).collect::<Result<Vec<_>>>()?,
+                            *inc,
+                        ))
+                    })
+                    .transpose()
+            };
+            let access = match access {
+                Access::Full => PAccess::Full,
+                Access::Range { index, start, end } => PAccess::Range {
+                    index: *index,
+                    start: bound(start)?,
+                    end: bound(end)?,
+                },
+                Access::InList { index, values } => PAccess::InList {
+                    index: *index,
+                    values: values
+                        .iter()
+                        .map(|e| compile(e, &konst))
+                        .collect::<Result<_>>()?,
+                },
+            };
+            let filter = crate::plan::Expr::and_all(filter.clone())
+                .map(|f| compile(&f, &layout))
+                .transpose()?;
+            PhysPlan::Scan {
+                table: table.clone(),
+                access,
+                filter,
+            }
+        }
+        Plan::Values { rows, .. } => {
+            let konst = Layout::new(vec![], outer);
+            PhysPlan::Values {
+                rows: rows
+                    .iter()
+                    .map(|r| r.iter().map(|e| compile(e, &konst)).collect())
+                    .collect::<Result<_>>()?,
+            }
+        }
+        Plan::Filter { input, predicate } => PhysPlan::Filter {
+            predicate: compile(predicate, &layout_of(input))?,
+            input: Arc::new(compile_plan(input, outer)?),
+        },
+        Plan::Project { input, exprs, .. } => {
+            let l = layout_of(input);
+            PhysPlan::Project {
+                exprs: Arc::new(exprs.iter().map(|e| compile(e, &l)).collect::<Result<_>>()?),
+                input: Arc::new(compile_plan(input, outer)?),
+            }
+        }
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => compile_join(left, right, *kind, on, outer)?,
+        Plan::Aggregate {
+            input, group, aggs, ..
+        } => {
+            let l = layout_of(input);
+            PhysPlan::Aggregate {
+                group: Arc::new(group.iter().map(|e| compile(e, &l)).collect::<Result<_>>()?),
+                aggs: Arc::new(
+                    aggs.iter()
+                        .map(|a| {
+                            Ok(ops::PAgg {
+                                func: a.func.clone(),
+                                args: a
+                                    .args
+                                    .iter()
+                                    .map(|e| compile(e, &l))
+                                    .collect::<Result<_>>()?,
+                                distinct: a.distinct,
+                            })
+                        })
+                        .collect::<Result<_>>()?,
+                ),
+                input: Arc::new(compile_plan(input, outer)?),
+            }
+        }
+        Plan::Sort { input, keys } => {
+            let l = layout_of(input);
+            PhysPlan::Sort {
+                keys: Arc::new(
+                    keys.iter()
+                        .map(|k| Ok((compile(&k.expr, &l)?, k.desc, k.nulls_first)))
+                        .collect::<Result<_>>()?,
+                ),
+                input: Arc::new(compile_plan(input, outer)?),
+            }
+        }
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => {
+            let konst = Layout::new(vec![], outer);
+            PhysPlan::Limit {
+                limit: limit.as_ref().map(|e| compile(e, &konst)).transpose()?,
+                offset: offset.as_ref().map(|e| compile(e, &konst)).transpose()?,
+                input: Arc::new(compile_plan(input, outer)?),
+            }
+        }
+        Plan::Distinct { input } => PhysPlan::Distinct {
+            input: Arc::new(compile_plan(input, outer)?),
+        },
+        Plan::SetOp {
+            kind,
+            all,
+            left,
+            right,
+            ..
+        } => PhysPlan::SetOp {
+            kind: *kind,
+            all: *all,
+            left: Arc::new(compile_plan(left, outer)?),
+            right: Arc::new(compile_plan(right, outer)?),
+        },
+    })
+}
+
+/// Splits join conditions into hash keys (`l = r` with one side over each input and equal
+/// types, so hashing agrees with equality) and a residual predicate.
+fn compile_join(
+    left: &Plan,
+    right: &Plan,
+    kind: JoinKind,
+    on: &[crate::plan::Expr],
+    outer: &[Vec<ColumnId>],
+) -> Result<PhysPlan> {
+    use crate::plan::Expr;
+    let lids = left.output_ids();
+    let rids = right.output_ids();
+    let right_width = rids.len();
+    let mut both = lids.clone();
+    both.extend(rids.iter().copied());
+    let local_only = |e: &Expr, ids: &[ColumnId], other: &[ColumnId]| {
+        let cols = e.column_set();
+        cols.iter().any(|c| ids.contains(c))
+            && !cols.iter().any(|c| other.contains(c))
+            && !e.has_subquery()
+    };
+    let mut lkeys = vec![];
+    let mut rkeys = vec![];
+    let mut residual = vec![];
+    for p in on {
+        if let Expr::Call(res, args, Some(BinaryOp::Eq)) = p {
+            if args.len() == 2 && res.arg_types[0] == res.arg_types[1] {
+                let (a, b) = (&args[0], &args[1]);
+                if local_only(a, &lids, &rids) && local_only(b, &rids, &lids) {
+                    lkeys.push(a.clone());
+                    rkeys.push(b.clone());
+                    continue;
+                }
+                if local_only(b, &lids, &rids) && local_only(a, &rids, &lids) {
+                    lkeys.push(b.clone());
+                    rkeys.push(a.clone());
+                    continue;
+                }
+            }
+        }
+        residual.push(p.clone());
+    }
+    let both_layout = Layout::new(both, outer);
+    let residual = Expr::and_all(residual)
+        .map(|e| compile(&e, &both_layout).map(Arc::new))
+        .transpose()?;
+    let lp = Arc::new(compile_plan(left, outer)?);
+    let rp = Arc::new(compile_plan(right, outer)?);
+    if lkeys.is_empty() {
+        return Ok(PhysPlan::NestedLoop {
+            left: lp,
+            right: rp,
+            on: residual,
+            kind,
+            right_width,
+        });
+    }
+    let ll = Layout::new(lids, outer);
+    let rl = Layout::new(rids, outer);
+    Ok(PhysPlan::HashJoin {
+        left: lp,
+        right: rp,
+        left_keys: Arc::new(lkeys.iter().map(|e| compile(e, &ll)).collect::<Result<_>>()?),
+        right_keys: Arc::new(rkeys.iter().map(|e| compile(e, &rl)).collect::<Result<_>>()?),
+        residual,
+        kind,
+        right_width,
+    })
+}
+
+/// Opens a compiled plan for one execution.
+pub fn open(plan: &Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
+    ctx.check_cancel()?;
+    Ok(match &**plan {
+        PhysPlan::Scan { .. } => Box::new(ScanOp::open(plan.clone(), ctx)?),
+        PhysPlan::Values { rows } => Box::new(ops::ValuesOp::new(rows, ctx)?),
+        PhysPlan::Filter { input, .. } => Box::new(ops::FilterOp {
+            node: plan.clone(),
+            input: open(input, ctx)?,
+            ctx: ctx.clone(),
+        }),
+        PhysPlan::Project { input, exprs } => Box::new(ops::ProjectOp {
+            exprs: exprs.clone(),
+            input: open(input, ctx)?,
+            ctx: ctx.clone(),
+        }),
+        PhysPlan::HashJoin { .. } => Box::new(join::HashJoinOp::open(plan.clone(), ctx)?),
+        PhysPlan::NestedLoop { .. } => Box::new(join::NestedLoopOp::open(plan.clone(), ctx)?),
+        PhysPlan::Aggregate { input, group, aggs } => Box::new(ops::aggregate(
+            open(input, ctx)?,
+            group.clone(),
+            aggs.clone(),
+            ctx,
+        )?),
+        PhysPlan::Sort { input, keys } => {
+            Box::new(ops::sort(open(input, ctx)?, keys.clone(), ctx)?)
+        }
+        PhysPlan::Limit {
+            input,
+            limit,
+            offset,
+        } => Box::new(ops::LimitOp::new(open(input, ctx)?, limit, offset, ctx)?),
+        PhysPlan::Distinct { input } => Box::new(ops::DistinctOp {
+            input: open(input, ctx)?,
+            seen: Default::default(),
+            ctx: ctx.clone(),
+        }),
+        PhysPlan::SetOp {
+            kind,
+            all,
+            left,
+            right,
+        } => ops::set_op(*kind, *all, open(left, ctx)?, open(right, ctx)?, ctx)?,
+    })
+}
+
+/// The result type of each column, as the logical plan says (kept for callers that need it).
+pub fn output_types(plan: &Plan) -> Vec<DataType> {
+    plan.output().into_iter().map(|(_, t)| t).collect()
+}
+
+#[allow(dead_code)]
+fn unused(_: &scalar::CastContext) {}

@@ -1,0 +1,389 @@
+//! The row-at-a-time operators other than scans and joins: VALUES, filter, projection,
+//! LIMIT/OFFSET, DISTINCT, hash aggregation, sort and set operations.
+
+use super::expr::{eval_const, PExpr};
+use super::hashkey::HashKey;
+use super::{BoxOp, ExecCtx, Operator, PhysPlan, CANCEL_CHECK_INTERVAL};
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::SetOpKind;
+use crate::scalar::{Accumulator, ResolvedAggregate};
+use sledgres_storage::{Row, Value};
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+pub struct ValuesOp {
+    rows: std::vec::IntoIter<Row>,
+}
+
+impl ValuesOp {
+    pub fn new(rows: &[Vec<PExpr>], ctx: &Arc<ExecCtx>) -> Result<Self> {
+        let rows = rows
+            .iter()
+            .map(|r| r.iter().map(|e| eval_const(e, ctx)).collect::<Result<Row>>())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ValuesOp {
+            rows: rows.into_iter(),
+        })
+    }
+}
+
+impl Operator for ValuesOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        Ok(self.rows.next())
+    }
+}
+
+pub struct FilterOp {
+    pub node: Arc<PhysPlan>,
+    pub input: BoxOp,
+    pub ctx: Arc<ExecCtx>,
+}
+
+impl Operator for FilterOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        let PhysPlan::Filter { predicate, .. } = &*self.node else {
+            return Err(Error::internal("FilterOp on a non-filter node"));
+        };
+        while let Some(row) = self.input.next()? {
+            if predicate.eval_pred(&row, &self.ctx)? {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+}
+
+pub struct ProjectOp {
+    pub exprs: Arc<Vec<PExpr>>,
+    pub input: BoxOp,
+    pub ctx: Arc<ExecCtx>,
+}
+
+impl Operator for ProjectOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        let Some(row) = self.input.next()? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.exprs
+                .iter()
+                .map(|e| e.eval(&row, &self.ctx))
+                .collect::<Result<Row>>()?,
+        ))
+    }
+}
+
+pub struct LimitOp {
+    input: BoxOp,
+    skip: u64,
+    left: Option<u64>,
+}
+
+impl LimitOp {
+    pub fn new(
+        input: BoxOp,
+        limit: &Option<PExpr>,
+        offset: &Option<PExpr>,
+        ctx: &Arc<ExecCtx>,
+    ) -> Result<Self> {
+        let eval = |e: &Option<PExpr>, what: &str| -> Result<Option<u64>> {
+            let Some(e) = e else { return Ok(None) };
+            match eval_const(e, ctx)? {
+                Value::Null => Ok(None),
+                Value::Int8(n) if n < 0 => Err(Error::new(
+                    ErrorKind::InvalidParameterValue,
+                    format!("{what} must not be negative"),
+                )),
+                Value::Int8(n) => Ok(Some(n as u64)),
+                _ => Err(Error::internal("LIMIT/OFFSET is not bigint")),
+            }
+        };
+        Ok(LimitOp {
+            input,
+            left: eval(limit, "LIMIT")?,
+            skip: eval(offset, "OFFSET")?.unwrap_or(0),
+        })
+    }
+}
+
+impl Operator for LimitOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        if self.left == Some(0) {
+            return Ok(None);
+        }
+        while self.skip > 0 {
+            if self.input.next()?.is_none() {
+                return Ok(None);
+            }
+            self.skip -= 1;
+        }
+        let r = self.input.next()?;
+        if r.is_some() {
+            if let Some(n) = &mut self.left {
+                *n -= 1;
+            }
+        }
+        Ok(r)
+    }
+}
+
+pub struct DistinctOp {
+    pub input: BoxOp,
+    pub seen: HashSet<HashKey>,
+    pub ctx: Arc<ExecCtx>,
+}
+
+impl Operator for DistinctOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        while let Some(row) = self.input.next()? {
+            if self.seen.len().is_multiple_of(CANCEL_CHECK_INTERVAL) {
+                self.ctx.check_cancel()?;
+            }
+            if self.seen.insert(HashKey(row.clone())) {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A compiled aggregate call.
+pub struct PAgg {
+    pub func: ResolvedAggregate,
+    pub args: Vec<PExpr>,
+    pub distinct: bool,
+}
+
+impl std::fmt::Debug for PAgg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PAgg")
+            .field("args", &self.args)
+            .field("distinct", &self.distinct)
+            .finish()
+    }
+}
+
+struct Group {
+    key: Row,
+    accs: Vec<Box<dyn Accumulator>>,
+    seen: Vec<HashSet<HashKey>>,
+}
+
+/// Hash aggregation: consumes the input, then yields one row per group (group values, then
+/// aggregate values). Without GROUP BY, exactly one row, even for empty input.
+pub fn aggregate(
+    mut input: BoxOp,
+    group: Arc<Vec<PExpr>>,
+    aggs: Arc<Vec<PAgg>>,
+    ctx: &Arc<ExecCtx>,
+) -> Result<ValuesOp> {
+    let new_group = |key: Row| Group {
+        key,
+        accs: aggs.iter().map(|a| (a.func.new_accumulator)()).collect(),
+        seen: aggs.iter().map(|_| HashSet::new()).collect(),
+    };
+    let mut groups: Vec<Group> = vec![];
+    let mut index: HashMap<HashKey, usize> = HashMap::new();
+    if group.is_empty() {
+        groups.push(new_group(vec![]));
+    }
+    let mut n = 0usize;
+    while let Some(row) = input.next()? {
+        n += 1;
+        if n.is_multiple_of(CANCEL_CHECK_INTERVAL) {
+            ctx.check_cancel()?;
+        }
+        let gi = if group.is_empty() {
+            0
+        } else {
+            let key = group
+                .iter()
+                .map(|e| e.eval(&row, ctx))
+                .collect::<Result<Row>>()?;
+            match index.get(&HashKey(key.clone())) {
+                Some(&i) => i,
+                None => {
+                    groups.push(new_group(key.clone()));
+                    index.insert(HashKey(key), groups.len() - 1);
+                    groups.len() - 1
+                }
+            }
+        };
+        let g = &mut groups[gi];
+        for (i, a) in aggs.iter().enumerate() {
+            let args = a
+                .args
+                .iter()
+                .map(|e| e.eval(&row, ctx))
+                .collect::<Result<Row>>()?;
+            if a.distinct {
+                // DISTINCT aggregates ignore NULL inputs and feed each value once.
+                if args.iter().any(|v| v.is_null()) || !g.seen[i].insert(HashKey(args.clone())) {
+                    continue;
+                }
+            }
+            g.accs[i].update(&args)?;
+        }
+    }
+    let mut rows = vec![];
+    for g in groups {
+        let mut r = g.key;
+        for a in &g.accs {
+            r.push(a.finish()?);
+        }
+        rows.push(r);
+    }
+    Ok(ValuesOp {
+        rows: rows.into_iter(),
+    })
+}
+
+/// Compares two values for ORDER BY with the key's direction and NULL placement.
+pub fn compare_key(a: &Value, b: &Value, desc: bool, nulls_first: bool) -> Ordering {
+    match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => {
+            if nulls_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
+        (false, true) => {
+            if nulls_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
+        _ => {
+            let o = a.cmp_same_type(b);
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+    }
+}
+
+/// Sort: materialises the input (in memory for now), sorts stably by the keys.
+pub fn sort(
+    mut input: BoxOp,
+    keys: Arc<Vec<(PExpr, bool, bool)>>,
+    ctx: &Arc<ExecCtx>,
+) -> Result<ValuesOp> {
+    let mut rows: Vec<(Row, Row)> = vec![];
+    while let Some(row) = input.next()? {
+        if rows.len().is_multiple_of(CANCEL_CHECK_INTERVAL) {
+            ctx.check_cancel()?;
+        }
+        let k = keys
+            .iter()
+            .map(|(e, _, _)| e.eval(&row, ctx))
+            .collect::<Result<Row>>()?;
+        rows.push((k, row));
+    }
+    rows.sort_by(|(a, _), (b, _)| {
+        for (i, (_, desc, nf)) in keys.iter().enumerate() {
+            let o = compare_key(&a[i], &b[i], *desc, *nf);
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    });
+    Ok(ValuesOp {
+        rows: rows
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect::<Vec<_>>()
+            .into_iter(),
+    })
+}
+
+/// UNION [ALL] streams; INTERSECT and EXCEPT count the right side's rows first.
+pub fn set_op(
+    kind: SetOpKind,
+    all: bool,
+    left: BoxOp,
+    mut right: BoxOp,
+    ctx: &Arc<ExecCtx>,
+) -> Result<BoxOp> {
+    if kind == SetOpKind::Union {
+        let chain = ChainOp {
+            inputs: vec![right, left],
+        };
+        if all {
+            return Ok(Box::new(chain));
+        }
+        return Ok(Box::new(DistinctOp {
+            input: Box::new(chain),
+            seen: HashSet::new(),
+            ctx: ctx.clone(),
+        }));
+    }
+    let mut counts: HashMap<HashKey, usize> = HashMap::new();
+    while let Some(r) = right.next()? {
+        *counts.entry(HashKey(r)).or_default() += 1;
+    }
+    Ok(Box::new(CountedSetOp {
+        left,
+        counts,
+        emitted: HashSet::new(),
+        intersect: kind == SetOpKind::Intersect,
+        all,
+    }))
+}
+
+struct ChainOp {
+    /// Remaining inputs, the current one last.
+    inputs: Vec<BoxOp>,
+}
+
+impl Operator for ChainOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        while let Some(op) = self.inputs.last_mut() {
+            if let Some(r) = op.next()? {
+                return Ok(Some(r));
+            }
+            self.inputs.pop();
+        }
+        Ok(None)
+    }
+}
+
+struct CountedSetOp {
+    left: BoxOp,
+    counts: HashMap<HashKey, usize>,
+    emitted: HashSet<HashKey>,
+    intersect: bool,
+    all: bool,
+}
+
+impl Operator for CountedSetOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        while let Some(row) = self.left.next()? {
+            let key = HashKey(row.clone());
+            let in_right = match self.counts.get_mut(&key) {
+                Some(n) if *n > 0 => {
+                    if self.all {
+                        *n -= 1;
+                    }
+                    true
+                }
+                _ => false,
+            };
+            let keep = if self.intersect { in_right } else { !in_right };
+            if !keep {
+                continue;
+            }
+            if !self.all && !self.emitted.insert(key) {
+                continue;
+            }
+            return Ok(Some(row));
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,229 @@
+//! Logical plan rewrites. Each rule is one file implementing [`Rule`]; [`optimize`] runs
+//! them in order on a plan and, recursively, on the plans of its subqueries.
+//!
+//! - [`constant_fold::ConstantFold`]: evaluates operators over literals, simplifies
+//!   AND/OR/NOT with constant operands, drops filters that are always true.
+//! - [`join_order::JoinOrder`]: splits WHERE/ON conjunctions, pushes single-relation
+//!   predicates into scans, and orders inner joins greedily along equality predicates so
+//!   that no cross product is built while a connected relation remains.
+//! - [`index_select::IndexSelect`]: turns equality / range / IN predicates on a primary key
+//!   or index prefix into a key-range access path.
+//!
+//! Not done yet: statistics (estimates are fixed selectivities per predicate shape),
+//! folding of immutable function calls (needs volatility in `scalar::`).
+
+mod constant_fold;
+mod index_select;
+mod join_order;
+#[cfg(test)]
+mod tests;
+
+use crate::error::Result;
+use crate::plan::{Expr, Plan};
+
+/// One rewrite of the logical plan.
+pub trait Rule {
+    fn name(&self) -> &'static str;
+    fn apply(&self, plan: Plan) -> Result<Plan>;
+}
+
+/// Runs every rule, then optimises the plans of subqueries found in expressions.
+pub fn optimize(plan: Plan) -> Result<Plan> {
+    let rules: [&dyn Rule; 3] = [
+        &constant_fold::ConstantFold,
+        &join_order::JoinOrder,
+        &index_select::IndexSelect,
+    ];
+    let mut plan = plan;
+    for r in rules {
+        plan = r.apply(plan)?;
+        tracing::trace!(rule = r.name(), "applied");
+    }
+    for_each_expr_mut(&mut plan, &mut |e| optimize_subqueries(e))?;
+    Ok(plan)
+}
+
+fn optimize_subqueries(e: &mut Expr) -> Result<()> {
+    let taken = std::mem::replace(e, Expr::Unknown(None));
+    *e = rewrite_subqueries(taken)?;
+    Ok(())
+}
+
+fn rewrite_subqueries(e: Expr) -> Result<Expr> {
+    match e {
+        Expr::Subquery(mut s) => {
+            let plan = std::mem::replace(
+                &mut s.plan,
+                Plan::Values {
+                    cols: vec![],
+                    rows: vec![],
+                },
+            );
+            s.plan = optimize(plan)?;
+            Expr::Subquery(s).map_children(&mut rewrite_subqueries)
+        }
+        e => e.map_children(&mut rewrite_subqueries),
+    }
+}
+
+/// Calls `f` on every expression held by the plan's nodes (not inside subquery plans).
+pub fn for_each_expr_mut(
+    plan: &mut Plan,
+    f: &mut dyn FnMut(&mut Expr) -> Result<()>,
+) -> Result<()> {
+    match plan {
+        Plan::Scan { filter, access, .. } => {
+            for e in filter {
+                f(e)?;
+            }
+            match access {
+                crate::plan::Access::Full => {}
+                crate::plan::Access::Range { start, end, .. } => {
+                    for (v, _) in start.iter_mut().chain(end.iter_mut()) {
+                        for e in v {
+                            f(e)?;
+                        }
+                    }
+                }
+                crate::plan::Access::InList { values, .. } => {
+                    for e in values {
+                        f(e)?;
+                    }
+                }
+            }
+        }
+        Plan::Values { rows, .. } => {
+            for r in rows {
+                for e in r {
+                    f(e)?;
+                }
+            }
+        }
+        Plan::Filter { input, predicate } => {
+            f(predicate)?;
+            for_each_expr_mut(input, f)?;
+        }
+        Plan::Project { input, exprs, .. } => {
+            for e in exprs {
+                f(e)?;
+            }
+            for_each_expr_mut(input, f)?;
+        }
+        Plan::Join {
+            left, right, on, ..
+        } => {
+            for e in on {
+                f(e)?;
+            }
+            for_each_expr_mut(left, f)?;
+            for_each_expr_mut(right, f)?;
+        }
+        Plan::Aggregate {
+            input, group, aggs, ..
+        } => {
+            for e in group {
+                f(e)?;
+            }
+            for a in aggs {
+                for e in &mut a.args {
+                    f(e)?;
+                }
+            }
+            for_each_expr_mut(input, f)?;
+        }
+        Plan::Sort { input, keys } => {
+            for k in keys {
+                f(&mut k.expr)?;
+            }
+            for_each_expr_mut(input, f)?;
+        }
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => {
+            for e in limit.iter_mut().chain(offset.iter_mut()) {
+                f(e)?;
+            }
+            for_each_expr_mut(input, f)?;
+        }
+        Plan::Distinct { input } => for_each_expr_mut(input, f)?,
+        Plan::SetOp { left, right, .. } => {
+            for_each_expr_mut(left, f)?;
+            for_each_expr_mut(right, f)?;
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds a plan with `f` applied to each direct child plan.
+pub fn map_inputs(plan: Plan, f: &mut dyn FnMut(Plan) -> Result<Plan>) -> Result<Plan> {
+    let b = |p: Box<Plan>, f: &mut dyn FnMut(Plan) -> Result<Plan>| -> Result<Box<Plan>> {
+        Ok(Box::new(f(*p)?))
+    };
+    Ok(match plan {
+        p @ (Plan::Scan { .. } | Plan::Values { .. }) => p,
+        Plan::Filter { input, predicate } => Plan::Filter {
+            input: b(input, f)?,
+            predicate,
+        },
+        Plan::Project { input, exprs, cols } => Plan::Project {
+            input: b(input, f)?,
+            exprs,
+            cols,
+        },
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => Plan::Join {
+            left: b(left, f)?,
+            right: b(right, f)?,
+            kind,
+            on,
+        },
+        Plan::Aggregate {
+            input,
+            group,
+            group_cols,
+            aggs,
+            agg_cols,
+        } => Plan::Aggregate {
+            input: b(input, f)?,
+            group,
+            group_cols,
+            aggs,
+            agg_cols,
+        },
+        Plan::Sort { input, keys } => Plan::Sort {
+            input: b(input, f)?,
+            keys,
+        },
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => Plan::Limit {
+            input: b(input, f)?,
+            limit,
+            offset,
+        },
+        Plan::Distinct { input } => Plan::Distinct {
+            input: b(input, f)?,
+        },
+        Plan::SetOp {
+            kind,
+            all,
+            left,
+            right,
+            cols,
+        } => Plan::SetOp {
+            kind,
+            all,
+            left: b(left, f)?,
+            right: b(right, f)?,
+            cols,
+        },
+    })
+}

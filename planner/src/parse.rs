@@ -1,0 +1,221 @@
+//! SQL text → statements, with PostgreSQL-style syntax errors.
+//!
+//! sqlparser parses the whole query string; we also split the text at top-level semicolons
+//! (outside quotes, comments and dollar quotes) so each statement keeps its own source
+//! text. Parser errors become 42601 `syntax error at or near "X"` with the 1-based character
+//! position PostgreSQL reports, converted from sqlparser's line/column.
+
+use crate::error::{Error, ErrorKind, Result};
+use sqlparser::ast;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+
+/// Parses a query string into (statement text, AST) pairs.
+pub fn parse(sql: &str) -> Result<Vec<(String, ast::Statement)>> {
+    let stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, e))?;
+    let pieces: Vec<String> = split(sql)
+        .into_iter()
+        .filter(|p| !is_blank(p))
+        .collect();
+    if pieces.len() == stmts.len() {
+        Ok(pieces.into_iter().zip(stmts).collect())
+    } else {
+        Ok(stmts.into_iter().map(|s| (s.to_string(), s)).collect())
+    }
+}
+
+/// Whether the text holds only whitespace and comments.
+fn is_blank(s: &str) -> bool {
+    let mut rest = s.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map(|x| x.1).unwrap_or("").trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map(|x| x.1).unwrap_or("").trim_start();
+        } else {
+            return rest.is_empty();
+        }
+    }
+}
+
+/// Splits at semicolons outside quotes, comments and dollar-quoted strings.
+fn split(sql: &str) -> Vec<String> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\'' | '"' => {
+                cur.push(c);
+                i += 1;
+                while i < chars.len() {
+                    cur.push(chars[i]);
+                    if chars[i] == c {
+                        if i + 1 < chars.len() && chars[i + 1] == c {
+                            cur.push(chars[i + 1]);
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            '-' if chars.get(i + 1) == Some(&'-') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    cur.push(chars[i]);
+                    i += 1;
+                }
+            }
+            '/' if chars.get(i + 1) == Some(&'*') => {
+                let mut depth = 0;
+                while i < chars.len() {
+                    if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                        depth += 1;
+                        cur.push_str("/*");
+                        i += 2;
+                    } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                        depth -= 1;
+                        cur.push_str("*/");
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        cur.push(chars[i]);
+                        i += 1;
+                    }
+                }
+            }
+            '$' => {
+                // $tag$ … $tag$ (but not $1 parameters)
+                let mut j = i + 1;
+                while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+                    j += 1;
+                }
+                let is_tag = j < chars.len()
+                    && chars[j] == '$'
+                    && !chars.get(i + 1).is_some_and(|c| c.is_ascii_digit());
+                if is_tag {
+                    let tag: String = chars[i..=j].iter().collect();
+                    cur.push_str(&tag);
+                    i = j + 1;
+                    let rest: String = chars[i..].iter().collect();
+                    match rest.find(&tag) {
+                        Some(p) => {
+                            let body = &rest[..p + tag.len()];
+                            cur.push_str(body);
+                            i += body.chars().count();
+                        }
+                        None => {
+                            cur.push_str(&rest);
+                            i = chars.len();
+                        }
+                    }
+                } else {
+                    cur.push(c);
+                    i += 1;
+                }
+            }
+            ';' => {
+                out.push(std::mem::take(&mut cur).trim().to_string());
+                i += 1;
+            }
+            _ => {
+                cur.push(c);
+                i += 1;
+            }
+        }
+    }
+    out.push(cur.trim().to_string());
+    out
+}
+
+/// Maps a sqlparser error to PostgreSQL's wording and position.
+pub fn syntax_error(sql: &str, e: ParserError) -> Error {
+    let msg = match &e {
+        ParserError::ParserError(m) | ParserError::TokenizerError(m) => m.clone(),
+        ParserError::RecursionLimitExceeded => {
+            return Error::new(ErrorKind::SyntaxError, "statement is too deeply nested")
+        }
+    };
+    let (text, pos) = match msg.rsplit_once(" at Line: ") {
+        Some((t, loc)) => {
+            let mut it = loc.split(", Column: ");
+            let line: usize = it.next().and_then(|l| l.trim().parse().ok()).unwrap_or(1);
+            let col: usize = it.next().and_then(|c| c.trim().parse().ok()).unwrap_or(1);
+            (t.to_string(), Some(char_offset(sql, line, col)))
+        }
+        None => (msg.clone(), None),
+    };
+    if text.starts_with("Unterminated string literal") {
+        let p = pos.unwrap_or(1);
+        let tail: String = sql.chars().skip(p.saturating_sub(1)).collect();
+        let mut err = Error::new(
+            ErrorKind::SyntaxError,
+            format!("unterminated quoted string at or near \"{tail}\""),
+        );
+        err.position = Some(p);
+        return err;
+    }
+    let found = text.rsplit_once("found: ").map(|x| x.1.trim().to_string());
+    match found.as_deref() {
+        Some("EOF") | None if pos.is_none() => {
+            let mut err = Error::new(ErrorKind::SyntaxError, "syntax error at end of input");
+            err.position = Some(sql.chars().count() + 1);
+            err
+        }
+        Some(tok) => {
+            let mut err = Error::new(
+                ErrorKind::SyntaxError,
+                format!("syntax error at or near \"{}\"", tok.trim_matches('\'')),
+            );
+            err.position = pos;
+            err
+        }
+        None => {
+            let mut err = Error::new(ErrorKind::SyntaxError, format!("syntax error: {text}"));
+            err.position = pos;
+            err
+        }
+    }
+}
+
+/// 1-based character offset of a 1-based line/column.
+fn char_offset(sql: &str, line: usize, col: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in sql.split('\n').enumerate() {
+        if i + 1 == line {
+            return offset + col;
+        }
+        offset += l.chars().count() + 1;
+    }
+    offset.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_statements_keeping_text() {
+        let v = parse("SELECT 1; SELECT 'a;b' ; -- c;\n SELECT 2").unwrap();
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[1].0, "SELECT 'a;b'");
+    }
+
+    #[test]
+    fn syntax_errors_have_pg_wording_and_position() {
+        let e = parse("SELECT 1,,2").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::SyntaxError);
+        assert_eq!(e.message, "syntax error at or near \",\"");
+        assert_eq!(e.position, Some(10));
+        let e = parse("SELEC 1").unwrap_err();
+        assert_eq!(e.message, "syntax error at or near \"SELEC\"");
+        let e = parse("SELECT 1 +").unwrap_err();
+        assert_eq!(e.message, "syntax error at end of input");
+    }
+}

@@ -1,0 +1,162 @@
+//! The logical plan: what a statement computes, as a tree of relational operators over
+//! bound expressions ([`expr`]). The binder builds it from the AST, the optimizer rewrites it
+//! (`optimizer/`), and the executor compiles it into streaming operators (`exec/`).
+//!
+//! Every node produces rows whose columns are identified by [`ColumnId`]s ([`Plan::output`]),
+//! so rules can move nodes around without renumbering column references.
+
+pub mod expr;
+
+pub use expr::{AggCall, ColumnId, Expr, Subquery, SubqueryKind};
+
+use sledgres_storage::{DataType, IndexId, TableDef};
+use std::sync::Arc;
+
+/// How a scan reaches its rows.
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// Every row of the table.
+    Full,
+    /// Rows whose primary key (or index key, with `index`) lies between the bounds. Each
+    /// bound is a prefix of key values (row-independent expressions); `None` is unbounded.
+    Range {
+        index: Option<IndexId>,
+        start: Option<(Vec<Expr>, bool)>,
+        end: Option<(Vec<Expr>, bool)>,
+    },
+    /// One range scan per IN-list value on the leading key column (equality each).
+    InList {
+        index: Option<IndexId>,
+        values: Vec<Expr>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
+#[derive(Clone, Debug)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Plan {
+    /// A table scan with pushed-down filter conjuncts.
+    Scan {
+        table: Arc<TableDef>,
+        /// One id per table column.
+        cols: Vec<ColumnId>,
+        filter: Vec<Expr>,
+        access: Access,
+    },
+    /// Literal rows (VALUES, or SELECT without FROM as one empty row).
+    Values {
+        cols: Vec<(ColumnId, DataType)>,
+        rows: Vec<Vec<Expr>>,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+        cols: Vec<ColumnId>,
+    },
+    /// Join; `on` conjuncts. Inner joins with an empty `on` are cross products.
+    Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Vec<Expr>,
+    },
+    /// Group rows by `group` and compute `aggs`; output is the group columns then the
+    /// aggregate columns.
+    Aggregate {
+        input: Box<Plan>,
+        group: Vec<Expr>,
+        group_cols: Vec<ColumnId>,
+        aggs: Vec<AggCall>,
+        agg_cols: Vec<ColumnId>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+    Distinct {
+        input: Box<Plan>,
+    },
+    SetOp {
+        kind: SetOpKind,
+        all: bool,
+        left: Box<Plan>,
+        right: Box<Plan>,
+        cols: Vec<(ColumnId, DataType)>,
+    },
+}
+
+impl Plan {
+    /// The plan's output columns, in row order.
+    pub fn output(&self) -> Vec<(ColumnId, DataType)> {
+        match self {
+            Plan::Scan { table, cols, .. } => cols
+                .iter()
+                .zip(&table.columns)
+                .map(|(id, c)| (*id, c.data_type.clone()))
+                .collect(),
+            Plan::Values { cols, .. } | Plan::SetOp { cols, .. } => cols.clone(),
+            Plan::Filter { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input } => input.output(),
+            Plan::Project { exprs, cols, .. } => cols
+                .iter()
+                .zip(exprs)
+                .map(|(id, e)| (*id, e.ty_or_text()))
+                .collect(),
+            Plan::Join { left, right, .. } => {
+                let mut v = left.output();
+                v.extend(right.output());
+                v
+            }
+            Plan::Aggregate {
+                group,
+                group_cols,
+                aggs,
+                agg_cols,
+                ..
+            } => group_cols
+                .iter()
+                .zip(group)
+                .map(|(id, e)| (*id, e.ty_or_text()))
+                .chain(
+                    agg_cols
+                        .iter()
+                        .zip(aggs)
+                        .map(|(id, a)| (*id, a.func.result_type.clone())),
+                )
+                .collect(),
+        }
+    }
+
+    pub fn output_ids(&self) -> Vec<ColumnId> {
+        self.output().into_iter().map(|(id, _)| id).collect()
+    }
+}

@@ -1,0 +1,44 @@
+//! SQLite's select1–select5 through our value-wise runner: every record must pass.
+//!
+//! Runs against in-process sledgres (a fresh server per file), or against the server named by
+//! `SLEDGRES_TEST_SERVER=host:port` (that is how the runner itself is checked on PostgreSQL).
+//! `harness = false`: a plain tokio main, so the output is the runner's own report.
+
+use std::process::ExitCode;
+
+use sql_tests::sqlite::{self, run_all, ExpectedFailures, Options};
+use sql_tests::target::Target;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // `cargo test -- --list` and friends: this target has no individually named tests.
+    if std::env::args().any(|a| a == "--list") {
+        println!("sqlite_select: test");
+        return ExitCode::SUCCESS;
+    }
+    let target = match Target::from_env() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let files: Vec<_> = (1..=5)
+        .map(|n| sqlite::corpus_dir().join(format!("select{n}.test")))
+        .collect();
+    let expected = match ExpectedFailures::load(&sqlite::expected_failures_file()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("sqlite_select: {} files against {}", files.len(), target.describe());
+    let totals = run_all(&target, &files, &expected, &Options::default()).await;
+    // 100 % required: any failure, and also a run that ran nothing, fails the test.
+    if totals.failed > 0 || totals.passed == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
