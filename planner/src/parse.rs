@@ -13,10 +13,7 @@ use sqlparser::parser::{Parser, ParserError};
 /// Parses a query string into (statement text, AST) pairs.
 pub fn parse(sql: &str) -> Result<Vec<(String, ast::Statement)>> {
     let stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, e))?;
-    let pieces: Vec<String> = split(sql)
-        .into_iter()
-        .filter(|p| !is_blank(p))
-        .collect();
+    let pieces: Vec<String> = split(sql).into_iter().filter(|p| !is_blank(p)).collect();
     if pieces.len() == stmts.len() {
         Ok(pieces.into_iter().zip(stmts).collect())
     } else {
@@ -185,7 +182,7 @@ pub fn syntax_error(sql: &str, e: ParserError) -> Error {
 }
 
 /// 1-based character offset of a 1-based line/column.
-fn char_offset(sql: &str, line: usize, col: usize) -> usize {
+pub(crate) fn char_offset(sql: &str, line: usize, col: usize) -> usize {
     let mut offset = 0;
     for (i, l) in sql.split('\n').enumerate() {
         if i + 1 == line {

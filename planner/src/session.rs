@@ -133,6 +133,8 @@ pub enum TransactionStatus {
 pub struct Statement {
     sql: String,
     ast: ast::Statement,
+    /// The whole query string it came from (AST spans, hence error positions, refer to it).
+    text: Arc<str>,
 }
 
 impl Statement {
@@ -280,9 +282,14 @@ pub struct Session {
 impl Session {
     /// Splits and parses a query string. Syntax errors carry a position.
     pub fn parse(&mut self, sql: &str) -> Result<Vec<Statement>> {
+        let text: Arc<str> = Arc::from(sql);
         Ok(crate::parse::parse(sql)?
             .into_iter()
-            .map(|(sql, ast)| Statement { sql, ast })
+            .map(|(sql, ast)| Statement {
+                sql,
+                ast,
+                text: text.clone(),
+            })
             .collect())
     }
 
@@ -322,9 +329,7 @@ impl Session {
             columns: vec![],
         };
         match &stmt.ast {
-            ast::Statement::StartTransaction {
-                modes, begin, ..
-            } => {
+            ast::Statement::StartTransaction { modes, begin, .. } => {
                 return Ok(simple(Action::Begin {
                     modes: modes.clone(),
                     tag: if *begin { "BEGIN" } else { "START TRANSACTION" },
@@ -375,7 +380,7 @@ impl Session {
         }
         let txn = self.ensure_txn()?;
         txn.begin_statement()?;
-        let mut binder = Binder::new(&txn, param_types);
+        let mut binder = Binder::new(&txn, param_types).with_text(stmt.text.clone());
         let bound = binder.bind_statement(&stmt.ast)?;
         let param_types = binder.param_types();
         let (action, columns) = match bound {
@@ -398,7 +403,11 @@ impl Session {
                 let defaults = i
                     .defaults
                     .iter()
-                    .map(|d| d.as_ref().map(|e| compile(e, &Layout::default())).transpose())
+                    .map(|d| {
+                        d.as_ref()
+                            .map(|e| compile(e, &Layout::default()))
+                            .transpose()
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 (
                     Action::Insert(PInsert {
@@ -666,7 +675,11 @@ impl Session {
                 let value = if name.eq_ignore_ascii_case("transaction_isolation") {
                     let iso = match &self.txn {
                         Some(t) => t.isolation(),
-                        None => self.next_opts.unwrap_or_else(|| self.default_opts()).isolation,
+                        None => {
+                            self.next_opts
+                                .unwrap_or_else(|| self.default_opts())
+                                .isolation
+                        }
                     };
                     isolation_text(iso).to_string()
                 } else {
@@ -956,7 +969,9 @@ fn apply_modes(opts: &mut TxnOptions, modes: &[ast::TransactionMode]) {
         match m {
             ast::TransactionMode::IsolationLevel(l) => {
                 opts.isolation = match l {
-                    ast::TransactionIsolationLevel::RepeatableRead => IsolationLevel::RepeatableRead,
+                    ast::TransactionIsolationLevel::RepeatableRead => {
+                        IsolationLevel::RepeatableRead
+                    }
                     ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
                     _ => IsolationLevel::ReadCommitted,
                 }

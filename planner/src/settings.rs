@@ -141,9 +141,7 @@ impl Settings {
         let mut out = vec![];
         let changed = std::mem::take(&mut self.changed);
         for key in changed {
-            let reported = KNOWN
-                .iter()
-                .any(|(n, _, r)| *r && n.to_lowercase() == key);
+            let reported = KNOWN.iter().any(|(n, _, r)| *r && n.to_lowercase() == key);
             if let (true, Some((name, v))) = (reported, self.values.get(&key)) {
                 if !out.iter().any(|(n, _): &(String, String)| n == name) {
                     out.push((name.clone(), v.clone()));

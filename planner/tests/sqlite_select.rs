@@ -5,7 +5,7 @@
 //! (set SLT_FILES to a comma-separated list of paths to run other files).
 
 use md5::{Digest, Md5};
-use sledgres_planner::{Database, DataType, QueryResult, Session, SessionParams, Value};
+use sledgres_planner::{DataType, Database, QueryResult, Session, SessionParams, Value};
 
 const DEFAULT_FILES: &[&str] = &[
     "/work/shared/slt/sqlite/select1.test",
@@ -66,7 +66,10 @@ fn format(s: &Session, v: &Value, ty: &DataType, kind: char) -> String {
             if n.is_empty() || n == "-" || n == "+" {
                 "0".into()
             } else {
-                n.trim_start_matches('+').to_string()
+                // "-0.5" reads as the integer -0, printed 0.
+                n.parse::<i128>()
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|_| n.to_string())
             }
         }
         'R' => match text.trim().parse::<f64>() {
@@ -220,20 +223,22 @@ fn run_file(path: &str, stats: &mut Stats) {
                             }
                             _ => frows.into_iter().flatten().collect(),
                         };
-                        let got = if expected.len() == 1 && expected[0].contains("values hashing to") {
-                            let mut h = Md5::new();
-                            for v in &values {
-                                h.update(v.as_bytes());
-                                h.update(b"\n");
-                            }
-                            let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-                            vec![format!("{} values hashing to {hex}", values.len())]
-                        } else {
-                            if threshold > 0 && values.len() > threshold {
-                                values.truncate(values.len());
-                            }
-                            values
-                        };
+                        let got =
+                            if expected.len() == 1 && expected[0].contains("values hashing to") {
+                                let mut h = Md5::new();
+                                for v in &values {
+                                    h.update(v.as_bytes());
+                                    h.update(b"\n");
+                                }
+                                let hex: String =
+                                    h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                                vec![format!("{} values hashing to {hex}", values.len())]
+                            } else {
+                                if threshold > 0 && values.len() > threshold {
+                                    values.truncate(values.len());
+                                }
+                                values
+                            };
                         if got == expected {
                             stats.passed += 1;
                         } else {

@@ -26,6 +26,8 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
+const BLOCK_IN_PLACE: bool = true;
+
 /// A statement created by Parse.
 pub struct PreparedStatement {
     /// `None` for an empty query string (it binds and executes as EmptyQueryResponse).
@@ -167,7 +169,7 @@ impl SessionHandle {
         F: FnOnce(&mut Core) -> Result<R, SqlError> + Send + 'static,
     {
         let core = self.core.clone();
-        let joined = tokio::task::spawn_blocking(move || {
+        let work = move || {
             // A poisoned lock only means an earlier panic escaped catch_unwind, which cannot
             // happen here; the state is still recovered by `recover_from_panic` below.
             let mut guard = core.lock().unwrap_or_else(|p| p.into_inner());
@@ -180,9 +182,14 @@ impl SessionHandle {
                     Err(err)
                 }
             }
-        })
-        .await;
-        match joined {
+        };
+        if BLOCK_IN_PLACE
+            && tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            return tokio::task::block_in_place(work);
+        }
+        match tokio::task::spawn_blocking(work).await {
             Ok(result) => result,
             Err(e) => Err(SqlError::new(
                 crate::error::code::INTERNAL,

@@ -562,3 +562,36 @@ async fn a_data_directory_serves_one_server_at_a_time() {
     assert!(message.contains("in use"), "{message}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn zz_timing() {
+    let server = server().await;
+    let client = connect(&server).await;
+    let t = std::time::Instant::now();
+    for _ in 0..2000 {
+        client.simple_query("SELECT 1").await.unwrap();
+    }
+    eprintln!("simple SELECT 1: {:?}/q", t.elapsed() / 2000);
+    let db = sledgres_planner::Database::open_temporary().unwrap();
+    let h = sledgres::session_state::SessionHandle::open(db, Default::default()).await.unwrap();
+    let t = std::time::Instant::now();
+    for _ in 0..2000 {
+        h.run(|_c| Ok(())).await.unwrap();
+    }
+    eprintln!("empty hop: {:?}", t.elapsed() / 2000);
+    let t = std::time::Instant::now();
+    for _ in 0..2000 {
+        h.run(|c| {
+            let s = c.session()?;
+            let st = s.parse("SELECT 1")?.remove(0);
+            let p = s.prepare(&st, &[])?;
+            if let sledgres_planner::QueryResult::Rows(mut cur) = s.execute(&p, vec![])? {
+                while s.fetch(&mut cur, 0)?.is_some() {}
+            }
+            s.end_batch()?;
+            Ok(())
+        }).await.unwrap();
+    }
+    eprintln!("session SELECT 1 in one hop: {:?}", t.elapsed() / 2000);
+}

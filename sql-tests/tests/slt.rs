@@ -4,6 +4,10 @@
 //! Against in-process sledgres (a fresh server per file and protocol) unless
 //! `SLEDGRES_TEST_SERVER=host:port` names another server — e.g. PostgreSQL 15, where every file
 //! must pass too: that is where the expected results come from.
+//! Writing a new file: put the queries in with empty results, then run
+//! `SLEDGRES_TEST_SERVER=127.0.0.1:PORT SLT_COMPLETE=1 cargo test -p sql-tests --test slt -- NAME`
+//! against PostgreSQL 15 (`../shared/tools/pgref`): the results are filled in from PostgreSQL
+//! (extended protocol, so column types are written too). Review the diff before committing.
 //! Optional filter: `cargo test -p sql-tests --test slt -- NAME` runs the files whose path
 //! contains NAME.
 
@@ -13,7 +17,7 @@ use std::time::Instant;
 
 use sql_tests::slt::{column_validator, PgEngine, Protocol};
 use sql_tests::target::Target;
-use sqllogictest::Runner;
+use sqllogictest::{default_normalizer, default_validator, Runner};
 
 fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -39,10 +43,26 @@ async fn run_one(target: &Target, path: &Path, protocol: Protocol) -> Result<(),
         async move { PgEngine::connect(&config, protocol).await }
     });
     runner.with_column_validator(column_validator);
-    let result = runner.run_file_async(path).await;
+    let result = if std::env::var("SLT_COMPLETE").is_ok_and(|v| v == "1") {
+        runner
+            .update_test_file(
+                path,
+                " ",
+                default_validator,
+                default_normalizer,
+                column_validator,
+            )
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        runner
+            .run_file_async(path)
+            .await
+            .map_err(|e| e.display(false).to_string())
+    };
     runner.shutdown_async().await;
     scratch.finish().await;
-    result.map_err(|e| e.display(false).to_string())
+    result
 }
 
 #[tokio::main]
@@ -73,7 +93,12 @@ async fn main() -> ExitCode {
             .unwrap_or(file)
             .display()
             .to_string();
-        for protocol in [Protocol::Simple, Protocol::Extended] {
+        let protocols = if std::env::var("SLT_COMPLETE").is_ok_and(|v| v == "1") {
+            vec![Protocol::Extended]
+        } else {
+            vec![Protocol::Simple, Protocol::Extended]
+        };
+        for protocol in protocols {
             let started = Instant::now();
             match run_one(&target, file, protocol).await {
                 Ok(()) => {

@@ -217,7 +217,7 @@ pub fn decode_value(bytes: &[u8]) -> Result<(Value, usize)> {
                 let exp = (u64::from_be_bytes(fixed8(&rest)?) ^ (1 << 63)) as i64;
                 let digits: String = rest[8..rest.len() - 1]
                     .iter()
-                    .map(|&b| (b - 1 + b'0') as char)
+                    .map(|&b| (b.wrapping_sub(1).wrapping_add(b'0')) as char)
                     .collect();
                 let sign = if negative { "-" } else { "" };
                 let d = BigDecimal::from_str(&format!("{sign}0.{digits}E{exp}"))

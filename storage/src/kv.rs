@@ -29,6 +29,8 @@ pub trait Kv: Send + Sync {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// Every pair with a key in `range`, ascending.
     fn scan(&self, range: Range<Vec<u8>>) -> KvIter;
+    /// Every pair with a key in `range`, descending (for backward index scans, later).
+    fn scan_rev(&self, range: Range<Vec<u8>>) -> KvIter;
     /// Applies the writes atomically (all or nothing, also across a crash).
     fn apply_batch(&self, batch: Vec<KvWrite>) -> Result<()>;
     /// Makes every batch applied so far durable.
@@ -56,6 +58,16 @@ impl Kv for SledKv {
             return Box::new(std::iter::empty());
         }
         Box::new(self.db.range(range).map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(Error::from)
+        }))
+    }
+
+    fn scan_rev(&self, range: Range<Vec<u8>>) -> KvIter {
+        if range.start >= range.end {
+            return Box::new(std::iter::empty());
+        }
+        Box::new(self.db.range(range).rev().map(|r| {
             r.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(Error::from)
         }))
@@ -95,8 +107,21 @@ impl Kv for MemoryKv {
         }
         Box::new(MemoryScan {
             map: self.map.clone(),
-            next: range.start,
-            end: range.end,
+            range,
+            reverse: false,
+            chunk: Default::default(),
+            done: false,
+        })
+    }
+
+    fn scan_rev(&self, range: Range<Vec<u8>>) -> KvIter {
+        if range.start >= range.end {
+            return Box::new(std::iter::empty());
+        }
+        Box::new(MemoryScan {
+            map: self.map.clone(),
+            range,
+            reverse: true,
             chunk: Default::default(),
             done: false,
         })
@@ -119,11 +144,12 @@ impl Kv for MemoryKv {
 }
 
 /// Streams a BTreeMap range without holding its lock between calls: fetches a chunk, then
-/// re-seeks after the last key returned (like sled, not a snapshot).
+/// narrows the range past the last key returned (like sled, not a snapshot).
 struct MemoryScan {
     map: Arc<RwLock<BTreeMap<Vec<u8>, Vec<u8>>>>,
-    next: Vec<u8>,
-    end: Vec<u8>,
+    /// What is left to scan.
+    range: Range<Vec<u8>>,
+    reverse: bool,
     chunk: std::collections::VecDeque<(Vec<u8>, Vec<u8>)>,
     done: bool,
 }
@@ -131,17 +157,20 @@ struct MemoryScan {
 impl Iterator for MemoryScan {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.chunk.is_empty() && !self.done {
+        if self.chunk.is_empty() && !self.done && self.range.start < self.range.end {
             let map = self.map.read();
-            self.chunk.extend(
-                map.range(self.next.clone()..self.end.clone())
-                    .take(128)
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            );
+            let range = map.range(self.range.clone());
+            let pair = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), v.clone());
+            if self.reverse {
+                self.chunk.extend(range.rev().take(128).map(pair));
+            } else {
+                self.chunk.extend(range.take(128).map(pair));
+            }
             match self.chunk.back() {
+                Some((k, _)) if self.reverse => self.range.end = k.clone(),
                 Some((k, _)) => {
-                    self.next = k.clone();
-                    self.next.push(0);
+                    self.range.start = k.clone();
+                    self.range.start.push(0);
                 }
                 None => self.done = true,
             }
@@ -170,6 +199,11 @@ mod tests {
         assert_eq!(keys.len(), 287);
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(kv.scan(vec![9]..vec![1]).count(), 0);
+        let back: Vec<_> = kv
+            .scan_rev(2u16.to_be_bytes().to_vec()..290u16.to_be_bytes().to_vec())
+            .map(|r| r.unwrap().0)
+            .collect();
+        assert_eq!(back, keys.iter().rev().cloned().collect::<Vec<_>>());
         kv.flush().unwrap();
     }
 

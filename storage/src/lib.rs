@@ -38,5 +38,5 @@ mod txn_tests;
 pub use catalog::{ColumnDef, IndexDef, IndexId, TableDef, TableId};
 pub use error::{Error, Result};
 pub use store::{IsolationLevel, Store, TxnOptions};
-pub use transaction::{KeyRange, RowIter, RowKey, RowLockOutcome, Transaction};
+pub use transaction::{KeyRange, RowIter, RowKey, RowLockOutcome, Savepoint, Transaction};
 pub use types::{DataType, Numeric, Row, Value};

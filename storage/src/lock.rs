@@ -107,7 +107,8 @@ impl LockManager {
         let start = Instant::now();
         let mut checked = false;
         let outcome = loop {
-            shard.cond.wait_for(&mut locks, POLL);
+            // Checked under the shard mutex, which `wait_for` releases atomically: a release
+            // (which notifies under the same mutex) cannot slip in between.
             if locks.get(key).map(|s| s.holder) == Some(txn) {
                 break Ok(true);
             }
@@ -133,6 +134,11 @@ impl LockManager {
                     break Err(Error::Deadlock { detail });
                 }
             }
+            let mut nap = POLL;
+            if let Some(t) = policy.timeout {
+                nap = nap.min(t.saturating_sub(start.elapsed()));
+            }
+            shard.cond.wait_for(&mut locks, nap);
         };
         if outcome.is_err() {
             if let Some(s) = locks.get_mut(key) {

@@ -18,16 +18,14 @@
 //!   `ts <= read_ts`, overlaid by the buffer.
 //! - **Statement semantics** (PostgreSQL's command ids): each buffered write is tagged with the
 //!   statement sequence number that wrote it, and a view sees only writes of *earlier*
-//!   statements. The buffer keeps, per key, the newest write of an earlier statement and the
-//!   current statement's write, which is all a reader in the current statement can need.
+//!   statements. The buffer keeps each statement's write of a key, which also lets a savepoint
+//!   rollback drop the writes of the statements after it.
 //!   Catalog code and uniqueness checks use a view with `seq = u32::MAX` (every own write).
 //! - **Scans stream**: the engine's range iterator (resolved to one visible version per key)
 //!   is merged lazily with the buffer, which is read in small chunks under its mutex, so memory
 //!   does not grow with the table and the statement may write while it scans.
 //!
-//! Not yet: SSI read markers (scans will record their key range here), savepoints (they will
-//! truncate the buffer by statement tag, which then has to keep more than two writes per key),
-//! spilling a huge buffer to disk, and vacuum of versions older than the oldest snapshot.
+//! Not yet: SSI read markers (scans will record their key range here), spilling a huge buffer to disk, and vacuum of versions older than the oldest snapshot.
 
 use crate::error::Result;
 use crate::keycode::prefix_successor;
@@ -57,33 +55,88 @@ impl ReadView {
 type Write = (u32, Option<Vec<u8>>);
 
 struct Entry {
-    /// Newest write by a statement before `latest`'s.
-    prior: Option<Write>,
+    /// Writes by earlier statements, oldest first (one per statement that wrote the key).
+    history: Vec<Write>,
     latest: Write,
 }
 
 /// A transaction's uncommitted writes: user key → payload or tombstone, tagged by statement.
+///
+/// Every statement's write of a key is kept (not just the newest), so a reader sees exactly the
+/// writes of earlier statements and a savepoint rollback can drop the writes of later ones.
+/// Once the transaction has taken a savepoint, an undo log records which keys each statement
+/// wrote, so a rollback touches only those keys; without savepoints there is no log (bulk
+/// loads pay nothing). The log is kept until the transaction ends: cheaper to reason about
+/// than tracking which savepoints are still alive.
 #[derive(Default)]
 pub struct WriteBuffer {
     entries: BTreeMap<Vec<u8>, Entry>,
+    /// Whether a savepoint was taken (then the undo log is kept).
+    logging: bool,
+    /// (statement, key) for every write of a statement to a key, in order.
+    undo: Vec<(u32, Vec<u8>)>,
+}
+
+/// A position in the write buffer to roll back to (see [`WriteBuffer::savepoint`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferMark {
+    /// Writes of statements after this one are undone.
+    seq: u32,
+    undo_len: usize,
 }
 
 impl WriteBuffer {
     pub fn put(&mut self, key: Vec<u8>, seq: u32, value: Option<Vec<u8>>) {
+        let logging = self.logging;
         match self.entries.get_mut(&key) {
             Some(e) if e.latest.0 == seq => e.latest.1 = value,
             Some(e) => {
                 let old = std::mem::replace(&mut e.latest, (seq, value));
-                e.prior = Some(old);
+                e.history.push(old);
+                if logging {
+                    self.undo.push((seq, key));
+                }
             }
             None => {
+                if logging {
+                    self.undo.push((seq, key.clone()));
+                }
                 self.entries.insert(
                     key,
                     Entry {
-                        prior: None,
+                        history: Vec::new(),
                         latest: (seq, value),
                     },
                 );
+            }
+        }
+    }
+
+    /// Marks the buffer as of the end of statement `seq`: rolling back to the mark removes
+    /// every write of later statements.
+    pub fn savepoint(&mut self, seq: u32) -> BufferMark {
+        self.logging = true;
+        BufferMark {
+            seq,
+            undo_len: self.undo.len(),
+        }
+    }
+
+    /// Undoes every write made after `mark`; the savepoint stays active.
+    pub fn rollback_to(&mut self, mark: BufferMark) {
+        for (_, key) in self.undo.drain(mark.undo_len.min(self.undo.len())..).rev() {
+            let Some(e) = self.entries.get_mut(&key) else {
+                continue;
+            };
+            if e.latest.0 <= mark.seq {
+                continue; // already undone (several log entries for one key)
+            }
+            e.history.retain(|(s, _)| *s <= mark.seq);
+            match e.history.pop() {
+                Some(w) => e.latest = w,
+                None => {
+                    self.entries.remove(&key);
+                }
             }
         }
     }
@@ -98,10 +151,11 @@ impl WriteBuffer {
         if e.latest.0 < view.seq {
             return Some(e.latest.1.as_deref());
         }
-        match &e.prior {
-            Some((s, v)) if *s < view.seq => Some(v.as_deref()),
-            _ => None,
-        }
+        e.history
+            .iter()
+            .rev()
+            .find(|(s, _)| *s < view.seq)
+            .map(|(_, v)| v.as_deref())
     }
 
     /// Up to `limit` writes visible to `view` with keys in `from..end`.

@@ -4,8 +4,10 @@
 //! - `Transaction` is a cheap, cloneable handle (`Arc` inside, `Send + Sync`), so operators of
 //!   one statement can each hold one while the statement also writes.
 //! - Statement boundaries: the planner calls [`Transaction::begin_statement`] before each
-//!   statement. READ COMMITTED takes a new snapshot there; REPEATABLE READ / SERIALIZABLE take
-//!   theirs at the first statement and keep it. Reads see the transaction's own writes from
+//!   statement. READ COMMITTED takes a new snapshot for each statement; REPEATABLE READ /
+//!   SERIALIZABLE take theirs in the first statement that reads or writes data and keep it.
+//!   (The snapshot is taken at the statement's first storage access, which for a planner that
+//!   binds against the catalog first is the statement's start.) Reads see the transaction's own writes from
 //!   *earlier* statements, never the current statement's (PostgreSQL's command ids: this is what
 //!   keeps `INSERT INTO t SELECT * FROM t` and `UPDATE t SET k = k + 1` from seeing their own
 //!   output).
@@ -32,7 +34,10 @@
 //! - DROP TABLE / DROP INDEX only tombstone the definition; the rows and entries stay behind
 //!   under an id that is never reused (vacuum will remove them; not yet).
 //!
-//! Not yet: SSI (SERIALIZABLE currently behaves as REPEATABLE READ), savepoints, FOR SHARE
+//! Savepoints mark a position in the write buffer (by statement number) and in the list of held
+//! locks; rolling back drops later statements' writes and releases later locks.
+//!
+//! Not yet: SSI (SERIALIZABLE currently behaves as REPEATABLE READ), FOR SHARE
 //! locks, concurrent DML while CREATE INDEX runs (writers that started before the index was
 //! committed do not maintain it), spilling huge write buffers to disk.
 
@@ -210,8 +215,11 @@ impl Transaction {
             return Err(Error::Internal("transaction already ended".into()));
         }
         st.seq += 1;
-        if st.read_ts.is_none() || self.isolation() == IsolationLevel::ReadCommitted {
-            st.read_ts = Some(self.inner.store.committer.visible_ts());
+        // The snapshot itself is taken by the statement's first read or write (`view`), so a
+        // statement that touches no data (SET TRANSACTION, SHOW) does not fix the snapshot of a
+        // REPEATABLE READ transaction, as in PostgreSQL.
+        if self.isolation() == IsolationLevel::ReadCommitted {
+            st.read_ts = None;
         }
         Ok(())
     }
@@ -830,6 +838,56 @@ impl Transaction {
             self.put(Self::index_entry(&def, idx, &old, &key.0)?, None);
         }
         self.put(ukey, None);
+        Ok(())
+    }
+}
+
+/// A savepoint: what [`Transaction::rollback_to_savepoint`] returns to. The planner keeps the
+/// SQL names and the stack semantics (ROLLBACK TO keeps the savepoint, RELEASE and ROLLBACK TO
+/// an earlier one forget the later ones); storage only needs the position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Savepoint {
+    buffer: mvcc::BufferMark,
+    /// How many locks the transaction held.
+    locks: usize,
+}
+
+impl Transaction {
+    /// Takes a savepoint at the end of the current statement's writes: statements after it
+    /// can be rolled back (their writes and the locks they took) without ending the
+    /// transaction.
+    pub fn savepoint(&self) -> Result<Savepoint> {
+        let st = self.inner.state.lock();
+        if st.finished {
+            return Err(Error::Internal("transaction already ended".into()));
+        }
+        let buffer = self.inner.buffer.lock().savepoint(st.seq);
+        Ok(Savepoint {
+            buffer,
+            locks: st.held.len(),
+        })
+    }
+
+    /// Undoes every write made after `sp` and releases the locks taken after it (as
+    /// PostgreSQL's ROLLBACK TO SAVEPOINT does). The savepoint stays usable.
+    pub fn rollback_to_savepoint(&self, sp: Savepoint) -> Result<()> {
+        let released = {
+            let mut st = self.inner.state.lock();
+            if st.finished {
+                return Err(Error::Internal("transaction already ended".into()));
+            }
+            let keep = sp.locks.min(st.held.len());
+            st.held.split_off(keep)
+        };
+        self.inner.buffer.lock().rollback_to(sp.buffer);
+        for key in released {
+            self.inner.store.locks.release(&key, self.inner.id);
+        }
+        Ok(())
+    }
+
+    /// Forgets a savepoint (RELEASE SAVEPOINT): its writes stay part of the transaction.
+    pub fn release_savepoint(&self, _sp: Savepoint) -> Result<()> {
         Ok(())
     }
 }

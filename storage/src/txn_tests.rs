@@ -370,7 +370,61 @@ fn snapshots_per_isolation_level() {
     w.insert(t, row(3, "c", 3)).unwrap();
     w.commit().unwrap();
     lazy.begin_statement().unwrap();
-    assert_eq!(scan_ids(&lazy, t), vec![1, 2, 3]);
+    // A statement that reads nothing (SET TRANSACTION …) does not fix the snapshot either.
+    let w = begin(&store, IsolationLevel::ReadCommitted);
+    w.insert(t, row(4, "d", 4)).unwrap();
+    w.commit().unwrap();
+    lazy.begin_statement().unwrap();
+    assert_eq!(scan_ids(&lazy, t), vec![1, 2, 3, 4]);
+    let w = begin(&store, IsolationLevel::ReadCommitted);
+    w.insert(t, row(5, "e", 5)).unwrap();
+    w.commit().unwrap();
+    lazy.begin_statement().unwrap();
+    assert_eq!(scan_ids(&lazy, t), vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn updates_move_unique_index_entries() {
+    let store = Store::open_in_memory().unwrap();
+    let t = setup(&store, &[row(1, "a", 1), row(2, "b", 2)]);
+    let txn = begin(&store, IsolationLevel::ReadCommitted);
+    let (k1, _) = txn
+        .get_by_primary_key(t, &[Value::Int4(1)])
+        .unwrap()
+        .unwrap();
+    let (k2, _) = txn
+        .get_by_primary_key(t, &[Value::Int4(2)])
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        txn.update(t, &k1, row(1, "b", 1)),
+        Err(Error::UniqueViolation { constraint, .. }) if constraint == "t_v_key"
+    ));
+    // Free "b" first, then take it: allowed, as the old entry is gone.
+    txn.update(t, &k2, row(2, "c", 2)).unwrap();
+    txn.update(t, &k1, row(1, "b", 1)).unwrap();
+    // Moving the primary key keeps the unique value without clashing with itself.
+    txn.update(t, &k1, row(10, "b", 1)).unwrap();
+    txn.commit().unwrap();
+    let r = begin(&store, IsolationLevel::ReadCommitted);
+    let v_idx = index_id(&r, t, "t_v_key");
+    assert_eq!(
+        ids(r.scan_index(t, v_idx, KeyRange::all()).unwrap()),
+        vec![10, 2]
+    );
+    // A concurrent inserter of a value being deleted waits for the deleter.
+    let d = begin(&store, IsolationLevel::ReadCommitted);
+    let (k10, _) = d
+        .get_by_primary_key(t, &[Value::Int4(10)])
+        .unwrap()
+        .unwrap();
+    d.delete(t, &k10).unwrap();
+    let i = begin(&store, IsolationLevel::ReadCommitted);
+    let ii = i.clone();
+    let rx = spawn(move || ii.insert(t, row(20, "b", 0)));
+    assert!(rx.recv_timeout(BLOCKED).is_err(), "still blocked");
+    d.commit().unwrap();
+    assert!(rx.recv_timeout(UNBLOCKED).unwrap().is_ok());
 }
 
 #[test]
@@ -742,5 +796,162 @@ fn bulk_load_and_point_reads() {
     eprintln!(
         "2000 update transactions on 4 threads: {:?}",
         start.elapsed()
+    );
+}
+
+/// The child side of `kill_9_keeps_every_acknowledged_commit`: commits groups of rows (every
+/// tenth group large enough to be applied in chunks) and prints each acknowledged group.
+#[test]
+#[ignore]
+fn crash_child() {
+    let Ok(dir) = std::env::var("SLEDGRES_CRASH_DIR") else {
+        return;
+    };
+    let store = Store::open(std::path::Path::new(&dir)).unwrap();
+    let t = setup(&store, &[]);
+    let mut id = 0;
+    for group in 0.. {
+        let size = if group % 10 == 9 { 6000 } else { 3 };
+        let txn = begin(&store, IsolationLevel::ReadCommitted);
+        for _ in 0..size {
+            txn.insert(t, row(id, &id.to_string(), group)).unwrap();
+            id += 1;
+        }
+        txn.commit().unwrap();
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ack {group} {size}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn kill_9_keeps_every_acknowledged_commit() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "txn_tests::crash_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SLEDGRES_CRASH_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("ack ") {
+                let mut parts = rest.split(' ').map(|p| p.parse::<i32>().unwrap());
+                if tx
+                    .send((parts.next().unwrap(), parts.next().unwrap()))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    // Let it get past a few large (chunked) commits, then kill it mid-flight.
+    let mut acked = std::collections::BTreeMap::new();
+    while acked.len() < 25 {
+        let (group, size) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("child stopped acknowledging");
+        acked.insert(group, size);
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    while let Ok((group, size)) = rx.try_recv() {
+        acked.insert(group, size);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let txn = begin(&store, IsolationLevel::ReadCommitted);
+    let t = txn.get_table("public", "t").unwrap().unwrap().id;
+    let mut found = std::collections::BTreeMap::new();
+    for item in txn.scan(t).unwrap() {
+        let Value::Int4(group) = item.unwrap().1[2] else {
+            panic!()
+        };
+        *found.entry(group).or_insert(0) += 1;
+    }
+    for (group, size) in &acked {
+        assert_eq!(found.get(group), Some(size), "acknowledged group {group}");
+    }
+    for (group, count) in &found {
+        let size = if group % 10 == 9 { 6000 } else { 3 };
+        assert_eq!(*count, size, "group {group} is all or nothing");
+    }
+    // The store keeps working after recovery.
+    let w = begin(&store, IsolationLevel::ReadCommitted);
+    w.insert(t, row(-1, "after", -1)).unwrap();
+    w.commit().unwrap();
+}
+
+#[test]
+fn handles_are_shareable_between_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Store>();
+    shareable::<Transaction>();
+    fn sendable<T: Send + 'static>() {}
+    sendable::<RowIter>();
+}
+
+#[test]
+fn savepoints_undo_later_writes_and_locks() {
+    let store = Store::open_in_memory().unwrap();
+    let t = setup(&store, &[row(1, "a", 1), row(2, "b", 2)]);
+    let txn = begin(&store, IsolationLevel::ReadCommitted);
+    let (k1, _) = txn
+        .get_by_primary_key(t, &[Value::Int4(1)])
+        .unwrap()
+        .unwrap();
+    let (k2, _) = txn
+        .get_by_primary_key(t, &[Value::Int4(2)])
+        .unwrap()
+        .unwrap();
+    txn.update(t, &k1, row(1, "a", 10)).unwrap();
+    txn.begin_statement().unwrap();
+    let sp = txn.savepoint().unwrap();
+    txn.begin_statement().unwrap();
+    txn.update(t, &k1, row(1, "a", 100)).unwrap();
+    txn.update(t, &k2, row(2, "b", 200)).unwrap();
+    txn.insert(t, row(3, "c", 3)).unwrap();
+    txn.begin_statement().unwrap();
+    txn.delete(t, &k1).unwrap();
+    // A failed statement's partial writes go too.
+    assert!(txn.update(t, &k2, row(2, "c", 2)).is_err());
+    txn.begin_statement().unwrap();
+    txn.rollback_to_savepoint(sp).unwrap();
+    txn.begin_statement().unwrap();
+    let rows: Vec<Row> = txn.scan(t).unwrap().map(|r| r.unwrap().1).collect();
+    assert_eq!(rows, vec![row(1, "a", 10), row(2, "b", 2)]);
+    // The lock on row 2, taken after the savepoint, is free again; row 1's is still ours.
+    let other = begin(&store, IsolationLevel::ReadCommitted);
+    other.set_lock_timeout(Some(Duration::from_millis(100)));
+    assert_eq!(other.lock_row(t, &k2), Ok(RowLockOutcome::Unchanged));
+    assert!(matches!(
+        other.lock_row(t, &k1),
+        Err(Error::LockNotAvailable(_))
+    ));
+    other.rollback().unwrap();
+    // The savepoint stays usable, and the index follows the rollback.
+    txn.insert(t, row(4, "c", 4)).unwrap();
+    txn.begin_statement().unwrap();
+    txn.rollback_to_savepoint(sp).unwrap();
+    txn.release_savepoint(sp).unwrap();
+    txn.insert(t, row(5, "c", 5)).unwrap();
+    txn.commit().unwrap();
+    let r = begin(&store, IsolationLevel::ReadCommitted);
+    assert_eq!(scan_ids(&r, t), vec![1, 2, 5]);
+    let v_idx = index_id(&r, t, "t_v_key");
+    assert_eq!(
+        ids(r.scan_index(t, v_idx, KeyRange::all()).unwrap()),
+        vec![1, 2, 5]
     );
 }

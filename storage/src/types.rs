@@ -12,7 +12,7 @@
 //! - A total order over values of the same type ([`Value::cmp_same_type`]), matching PostgreSQL's
 //!   btree order (NaN above every other float, `-0 = 0`), used by sorting and the key encoding.
 //!
-//! Values are serialised with serde/postcard for row storage (see `row.rs`) and with the
+//! Values are serialised with serde/postcard for row storage (see `transaction.rs`) and with the
 //! order-preserving encoding in `keycode.rs` for keys.
 
 use bigdecimal::BigDecimal;

@@ -46,8 +46,14 @@ impl Binder<'_> {
                 "syntax error at or near \"VALUES\"",
             ));
         }
-        if i.or.is_some() || i.replace_into || i.on.is_some() {
-            return Err(unsupported("INSERT OR/ON CONFLICT"));
+        if i.or.is_some() || i.replace_into || i.ignore || !i.assignments.is_empty() {
+            return Err(Error::new(
+                ErrorKind::SyntaxError,
+                "syntax error at or near \"INSERT\"",
+            ));
+        }
+        if i.on.is_some() {
+            return Err(unsupported("ON CONFLICT"));
         }
         if i.returning.is_some() {
             return Err(unsupported("RETURNING"));
@@ -66,7 +72,10 @@ impl Binder<'_> {
                 let pos = table.column_index(&n).ok_or_else(|| {
                     Error::new(
                         ErrorKind::UndefinedColumn,
-                        format!("column \"{n}\" of relation \"{}\" does not exist", table.name),
+                        format!(
+                            "column \"{n}\" of relation \"{}\" does not exist",
+                            table.name
+                        ),
                     )
                 })?;
                 if v.contains(&pos) {
@@ -219,6 +228,7 @@ impl Binder<'_> {
                 name: c.name.clone(),
                 id,
                 ty: c.data_type.clone(),
+                hidden: false,
             });
         }
         self.scopes.push(scope);
@@ -268,6 +278,12 @@ impl Binder<'_> {
         if u.from.is_some() || u.returning.is_some() {
             return Err(unsupported("UPDATE … FROM/RETURNING"));
         }
+        if u.limit.is_some() || !u.order_by.is_empty() || u.or.is_some() {
+            return Err(Error::new(
+                ErrorKind::SyntaxError,
+                "syntax error at or near \"UPDATE\"",
+            ));
+        }
         let (table, alias) = self.target_table(&u.table)?;
         let scan = self.target_scan(&table, alias);
         let r = (|| {
@@ -316,6 +332,12 @@ impl Binder<'_> {
     pub(crate) fn bind_delete(&mut self, d: &ast::Delete) -> Result<DeletePlan> {
         if d.using.is_some() || d.returning.is_some() {
             return Err(unsupported("DELETE … USING/RETURNING"));
+        }
+        if d.limit.is_some() || !d.order_by.is_empty() || !d.tables.is_empty() {
+            return Err(Error::new(
+                ErrorKind::SyntaxError,
+                "syntax error at or near \"DELETE\"",
+            ));
         }
         let from = match &d.from {
             ast::FromTable::WithFromKeyword(v) => v,

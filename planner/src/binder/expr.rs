@@ -11,14 +11,20 @@ impl Binder<'_> {
     pub(crate) fn bind_expr(&mut self, e: &ast::Expr) -> Result<Expr> {
         use ast::Expr as A;
         match e {
-            A::Identifier(i) => self.resolve_column(None, &ident(i)),
-            A::CompoundIdentifier(parts) => {
-                let parts: Vec<String> = parts.iter().map(ident).collect();
-                match parts.as_slice() {
+            A::Identifier(i) => self
+                .resolve_column(None, &ident(i))
+                .map_err(|e| self.at(e, i.span.start)),
+            A::CompoundIdentifier(idents) => {
+                let parts: Vec<String> = idents.iter().map(ident).collect();
+                let r = match parts.as_slice() {
                     [t, c] => self.resolve_column(Some(t), c),
                     [_, t, c] => self.resolve_column(Some(t), c),
                     _ => Err(unsupported("this column reference")),
-                }
+                };
+                r.map_err(|e| match idents.first() {
+                    Some(i) => self.at(e, i.span.start),
+                    None => e,
+                })
             }
             A::Value(v) => self.bind_value(&v.value),
             A::Nested(e) => self.bind_expr(e),
@@ -35,9 +41,7 @@ impl Binder<'_> {
                     self.bind_unary(UnaryOp::Minus, expr)
                 }
                 ast::UnaryOperator::Plus => self.bind_unary(UnaryOp::Plus, expr),
-                ast::UnaryOperator::BitwiseNot => {
-                    self.bind_unary(UnaryOp::BitNot, expr)
-                }
+                ast::UnaryOperator::BitwiseNot => self.bind_unary(UnaryOp::BitNot, expr),
                 other => Err(unsupported(&format!("operator {other}"))),
             },
             A::IsNull(e) => Ok(Expr::IsNull(Box::new(self.bind_expr(e)?))),
@@ -139,12 +143,12 @@ impl Binder<'_> {
                 }
                 let rty = cols[0].data_type.clone();
                 let eq = scalar::resolve_binary(BinaryOp::Eq, lhs.ty().as_ref(), Some(&rty))?;
-                let lhs = self.coerce(lhs, &eq.arg_types[0])?;
+                let lhs = self.coerce(lhs, &arg_type(&eq, 0)?)?;
                 // The subquery's column is cast by the executor when its type differs.
                 let id = self.new_subquery_id();
                 Ok(Expr::Subquery(Box::new(Subquery {
                     id,
-                    plan: self.cast_plan_column(plan, &eq.arg_types[1])?,
+                    plan: self.cast_plan_column(plan, &arg_type(&eq, 1)?)?,
                     kind: SubqueryKind::In {
                         lhs,
                         eq,
@@ -268,6 +272,9 @@ impl Binder<'_> {
             let mut found = None;
             let mut table_seen = false;
             for c in &self.scopes[level].cols {
+                if c.hidden && table.is_none() {
+                    continue;
+                }
                 if let Some(t) = table {
                     if c.table.as_deref() != Some(t.as_str()) {
                         continue;
@@ -300,7 +307,12 @@ impl Binder<'_> {
             }
         }
         match table {
-            Some(t) if !self.scopes.iter().any(|s| s.cols.iter().any(|c| c.table.as_deref() == Some(t))) => {
+            Some(t)
+                if !self
+                    .scopes
+                    .iter()
+                    .any(|s| s.cols.iter().any(|c| c.table.as_deref() == Some(t))) =>
+            {
                 Err(Error::new(
                     ErrorKind::UndefinedTable,
                     format!("missing FROM-clause entry for table \"{t}\""),
@@ -461,15 +473,15 @@ impl Binder<'_> {
 
     pub(crate) fn call_binary(&mut self, op: BinaryOp, l: Expr, r: Expr) -> Result<Expr> {
         let res = scalar::resolve_binary(op, l.ty().as_ref(), r.ty().as_ref())?;
-        let l = self.coerce(l, &res.arg_types[0])?;
-        let r = self.coerce(r, &res.arg_types[1])?;
+        let l = self.coerce(l, &arg_type(&res, 0)?)?;
+        let r = self.coerce(r, &arg_type(&res, 1)?)?;
         Ok(Expr::Call(res, vec![l, r], Some(op)))
     }
 
     fn bind_unary(&mut self, op: UnaryOp, e: &ast::Expr) -> Result<Expr> {
         let a = self.bind_expr(e)?;
         let res = scalar::resolve_unary(op, a.ty().as_ref())?;
-        let a = self.coerce(a, &res.arg_types[0])?;
+        let a = self.coerce(a, &arg_type(&res, 0)?)?;
         Ok(Expr::Call(res, vec![a], None))
     }
 
@@ -483,8 +495,8 @@ impl Binder<'_> {
         let l = self.bind_expr(l)?;
         let r = self.bind_expr(r)?;
         let res = scalar::resolve_binary(op, l.ty().as_ref(), r.ty().as_ref())?;
-        let l = self.coerce(l, &res.arg_types[0])?;
-        let r = self.coerce(r, &res.arg_types[1])?;
+        let l = self.coerce(l, &arg_type(&res, 0)?)?;
+        let r = self.coerce(r, &arg_type(&res, 1)?)?;
         Ok((l, r, res))
     }
 
@@ -496,7 +508,12 @@ impl Binder<'_> {
         self.bind_cmp_op(l, r, BinaryOp::Eq)
     }
 
-    fn bind_in_list(&mut self, expr: &ast::Expr, list: &[ast::Expr], negated: bool) -> Result<Expr> {
+    fn bind_in_list(
+        &mut self,
+        expr: &ast::Expr,
+        list: &[ast::Expr],
+        negated: bool,
+    ) -> Result<Expr> {
         let lhs = self.bind_expr(expr)?;
         let items = list
             .iter()
@@ -506,10 +523,10 @@ impl Binder<'_> {
         types.extend(items.iter().map(|e| e.ty()));
         let common = scalar::common_type(&types, "IN")?;
         let eq = scalar::resolve_binary(BinaryOp::Eq, Some(&common), Some(&common))?;
-        let lhs = self.coerce(lhs, &eq.arg_types[0])?;
+        let lhs = self.coerce(lhs, &arg_type(&eq, 0)?)?;
         let items = items
             .into_iter()
-            .map(|e| self.coerce(e, &eq.arg_types[1]))
+            .map(|e| self.coerce(e, &arg_type(&eq, 1)?))
             .collect::<Result<Vec<_>>>()?;
         Ok(Expr::InList {
             expr: Box::new(lhs),
@@ -561,12 +578,25 @@ impl Binder<'_> {
         if f.over.is_some() {
             return Err(unsupported("window functions"));
         }
+        if !f.within_group.is_empty() || f.null_treatment.is_some() {
+            return Err(unsupported("WITHIN GROUP / null treatment"));
+        }
+        if let ast::FunctionArguments::List(l) = &f.args {
+            if !l.clauses.is_empty() {
+                return Err(unsupported(
+                    "ORDER BY or other clauses in function arguments",
+                ));
+            }
+        }
         let name = super::object_name(&f.name)?;
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
             ast::FunctionArguments::Subquery(_) => return Err(unsupported("this function call")),
             ast::FunctionArguments::List(l) => {
-                let distinct = matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                let distinct = matches!(
+                    l.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
                 let mut args = vec![];
                 let mut star = false;
                 for a in &l.args {
@@ -580,7 +610,13 @@ impl Binder<'_> {
             }
         };
         if scalar::is_aggregate(&name) {
-            return self.bind_aggregate(&name, &args, distinct, star);
+            return self.bind_aggregate(&name, &args, distinct, star, f.filter.as_deref());
+        }
+        if f.filter.is_some() {
+            return Err(Error::new(
+                ErrorKind::WrongObjectType,
+                format!("FILTER specified, but {name} is not an aggregate function"),
+            ));
         }
         if star {
             return Err(Error::new(
@@ -619,8 +655,8 @@ impl Binder<'_> {
                     return Err(Error::internal("nullif arity"));
                 };
                 let eq = scalar::resolve_binary(BinaryOp::Eq, l.ty().as_ref(), r.ty().as_ref())?;
-                let l = self.coerce(l, &eq.arg_types[0])?;
-                let r = self.coerce(r, &eq.arg_types[1])?;
+                let l = self.coerce(l, &arg_type(&eq, 0)?)?;
+                let r = self.coerce(r, &arg_type(&eq, 1)?)?;
                 Ok(Expr::NullIf {
                     left: Box::new(l),
                     right: Box::new(r),
@@ -646,6 +682,7 @@ impl Binder<'_> {
         args: &[&ast::Expr],
         distinct: bool,
         star: bool,
+        filter: Option<&ast::Expr>,
     ) -> Result<Expr> {
         let Some(context) = self.scope().aggs_allowed else {
             return Err(Error::new(
@@ -656,9 +693,14 @@ impl Binder<'_> {
         let _ = context;
         // Arguments are evaluated per input row: no nested aggregates.
         let saved = self.scope().aggs_allowed.take();
-        let bound = args.iter().map(|a| self.bind_expr(a)).collect::<Result<Vec<_>>>();
+        let bound = args
+            .iter()
+            .map(|a| self.bind_expr(a))
+            .collect::<Result<Vec<_>>>();
+        let filter = filter.map(|f| self.bind_bool(f)).transpose();
         self.scope().aggs_allowed = saved;
         let bound = bound?;
+        let filter = filter?;
         if star && name != "count" {
             return Err(Error::new(
                 ErrorKind::SyntaxError,
@@ -679,6 +721,7 @@ impl Binder<'_> {
             func,
             args,
             distinct,
+            filter,
         });
         Ok(Expr::AggRef(scope.aggs.len() - 1, ty))
     }
@@ -716,4 +759,13 @@ pub(crate) fn number_literal(n: &str) -> Result<Expr> {
         scale: None,
     };
     Ok(Expr::Literal(scalar::parse_text(&ty, n)?, ty))
+}
+
+/// The `i`th argument type of a resolved operator (an error, not a panic, if the scalar
+/// library broke its arity contract).
+fn arg_type(r: &scalar::Resolved, i: usize) -> Result<DataType> {
+    r.arg_types
+        .get(i)
+        .cloned()
+        .ok_or_else(|| Error::internal("resolved operator has too few argument types"))
 }

@@ -75,6 +75,9 @@ pub(crate) struct ScopeColumn {
     pub name: String,
     pub id: ColumnId,
     pub ty: DataType,
+    /// The right-hand copy of a JOIN USING / NATURAL column: reachable only qualified, and
+    /// not part of `SELECT *` (the merged column is the left one).
+    pub hidden: bool,
 }
 
 /// One query level.
@@ -100,6 +103,8 @@ pub struct Binder<'a> {
     pub(crate) ref_sinks: Vec<(usize, Vec<ColumnId>)>,
     /// The first column name of the last subquery bound (a scalar subquery's output name).
     pub(crate) last_subquery_name: Option<String>,
+    /// The query string the AST came from, to turn AST spans into error positions.
+    text: Option<std::sync::Arc<str>>,
 }
 
 impl<'a> Binder<'a> {
@@ -112,7 +117,28 @@ impl<'a> Binder<'a> {
             scopes: vec![],
             ref_sinks: vec![],
             last_subquery_name: None,
+            text: None,
         }
+    }
+
+    /// Gives errors the character position of the AST node they are about.
+    pub fn with_text(mut self, text: std::sync::Arc<str>) -> Self {
+        self.text = Some(text);
+        self
+    }
+
+    /// Adds the position of `loc` to an error that has none.
+    pub(crate) fn at(&self, mut e: Error, loc: sqlparser::tokenizer::Location) -> Error {
+        if e.position.is_none() && loc.line > 0 {
+            if let Some(t) = &self.text {
+                e.position = Some(crate::parse::char_offset(
+                    t,
+                    loc.line as usize,
+                    loc.column as usize,
+                ));
+            }
+        }
+        e
     }
 
     pub(crate) fn new_col(&mut self) -> ColumnId {
@@ -161,10 +187,7 @@ impl<'a> Binder<'a> {
                 names,
                 ..
             } => {
-                let names = names
-                    .iter()
-                    .map(object_name)
-                    .collect::<Result<Vec<_>>>()?;
+                let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
                 match object_type {
                     ast::ObjectType::Table => Ok(Bound::DropTable {
                         names,
@@ -183,6 +206,12 @@ impl<'a> Binder<'a> {
 
     /// Looks up a table by (possibly schema-qualified) name: 42P01 if missing.
     pub(crate) fn table(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
+        use sqlparser::ast::Spanned;
+        self.table_inner(name)
+            .map_err(|e| self.at(e, name.span().start))
+    }
+
+    fn table_inner(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
         let parts = name_parts(name)?;
         let (schema, table) = match parts.as_slice() {
             [t] => ("public".to_string(), t.clone()),

@@ -105,13 +105,32 @@ impl Binder<'_> {
         let b = self.bind_expr(e);
         self.scopes.pop();
         let b = b?;
-        if b.ty().is_some() && !matches!(b.ty(), Some(DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric { .. } | DataType::Float4 | DataType::Float8)) {
+        if b.ty().is_some()
+            && !matches!(
+                b.ty(),
+                Some(
+                    DataType::Int2
+                        | DataType::Int4
+                        | DataType::Int8
+                        | DataType::Numeric { .. }
+                        | DataType::Float4
+                        | DataType::Float8
+                )
+            )
+        {
             return Err(Error::new(
                 ErrorKind::DatatypeMismatch,
-                format!("argument of {what} must be type bigint, not type {}", b.ty_or_text().pg_name()),
+                format!(
+                    "argument of {what} must be type bigint, not type {}",
+                    b.ty_or_text().pg_name()
+                ),
             ));
         }
-        Ok(Some(self.coerce_ctx(b, &DataType::Int8, CastContext::Assignment)?))
+        Ok(Some(self.coerce_ctx(
+            b,
+            &DataType::Int8,
+            CastContext::Assignment,
+        )?))
     }
 
     /// Binds a subquery one level down; returns its plan, columns and outer references.
@@ -384,6 +403,9 @@ impl Binder<'_> {
                         ));
                     }
                     for c in self.scope().cols.clone() {
+                        if c.hidden {
+                            continue;
+                        }
                         exprs.push(Expr::Column(c.id, c.ty.clone()));
                         names.push(c.name.clone());
                     }
@@ -487,12 +509,10 @@ impl Binder<'_> {
                     let fp = b.fingerprint();
                     match exprs.iter().position(|e| e.fingerprint() == fp) {
                         Some(i) => i,
-                        None if distinct => {
-                            return Err(Error::new(
-                                ErrorKind::InvalidColumnReference,
-                                "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
-                            ))
-                        }
+                        None if distinct => return Err(Error::new(
+                            ErrorKind::InvalidColumnReference,
+                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                        )),
                         None => {
                             exprs.push(b);
                             exprs.len() - 1
@@ -517,10 +537,7 @@ impl Binder<'_> {
                 .collect();
             let local = self.scope().cols.clone();
             let post = |e: Expr| post_agg(e, &groups, &agg_cols, &local);
-            exprs = exprs
-                .into_iter()
-                .map(post)
-                .collect::<Result<Vec<_>>>()?;
+            exprs = exprs.into_iter().map(post).collect::<Result<Vec<_>>>()?;
             having = having.map(post).transpose()?;
             plan = Plan::Aggregate {
                 input: Box::new(plan),
@@ -573,12 +590,7 @@ impl Binder<'_> {
 
     /// A GROUP BY item: an ordinal or output alias refers to the SELECT list, anything
     /// else is an expression over the input (input column names win over aliases).
-    fn bind_group_item(
-        &mut self,
-        g: &ast::Expr,
-        exprs: &[Expr],
-        names: &[String],
-    ) -> Result<Expr> {
+    fn bind_group_item(&mut self, g: &ast::Expr, exprs: &[Expr], names: &[String]) -> Result<Expr> {
         if let ast::Expr::Value(v) = g {
             if let ast::Value::Number(n, _) = &v.value {
                 let i: i64 = n.parse().unwrap_or(0);
@@ -607,38 +619,141 @@ impl Binder<'_> {
     }
 
     fn bind_table_with_joins(&mut self, twj: &ast::TableWithJoins) -> Result<Plan> {
+        let start = self.scope().cols.len();
         let mut plan = self.bind_table_factor(&twj.relation)?;
         for j in &twj.joins {
+            let mid = self.scope().cols.len();
             let right = self.bind_table_factor(&j.relation)?;
-            let (kind, constraint) = match &j.join_operator {
-                ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => (JoinKind::Inner, Some(c)),
-                ast::JoinOperator::CrossJoin(c) => (JoinKind::Inner, Some(c)),
+            let (kind, right_join, constraint) = match &j.join_operator {
+                ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => {
+                    (JoinKind::Inner, false, c)
+                }
+                ast::JoinOperator::CrossJoin(c) => (JoinKind::Inner, false, c),
                 ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => {
-                    (JoinKind::Left, Some(c))
+                    (JoinKind::Left, false, c)
+                }
+                ast::JoinOperator::Right(c) | ast::JoinOperator::RightOuter(c) => {
+                    (JoinKind::Left, true, c)
                 }
                 _ => return Err(unsupported("this join type")),
             };
-            let on = match constraint {
-                Some(ast::JoinConstraint::On(e)) => {
+            let using: Option<Vec<String>> = match constraint {
+                ast::JoinConstraint::Using(names) => {
+                    Some(names.iter().map(object_name).collect::<Result<Vec<_>>>()?)
+                }
+                ast::JoinConstraint::Natural => {
+                    let cols = &self.scope().cols;
+                    let left: Vec<String> = cols[start..mid]
+                        .iter()
+                        .filter(|c| !c.hidden)
+                        .map(|c| c.name.clone())
+                        .collect();
+                    Some(
+                        cols[mid..]
+                            .iter()
+                            .filter(|c| !c.hidden && left.contains(&c.name))
+                            .map(|c| c.name.clone())
+                            .collect(),
+                    )
+                }
+                _ => None,
+            };
+            let on = match (constraint, using) {
+                (ast::JoinConstraint::On(e), _) => {
                     let b = self.bind_expr(e)?;
                     self.coerce_bool(b, "JOIN/ON")?.conjuncts()
                 }
-                Some(ast::JoinConstraint::None) | None => vec![],
-                Some(_) => return Err(unsupported("JOIN USING/NATURAL")),
+                (_, Some(names)) => self.bind_using(start, mid, &names, right_join)?,
+                _ => vec![],
             };
-            plan = Plan::Join {
-                left: Box::new(plan),
-                right: Box::new(right),
-                kind,
-                on,
+            let left_out = plan.output();
+            let right_out = right.output();
+            plan = if right_join {
+                // A RIGHT join is a LEFT join with the inputs swapped, projected back into
+                // the written column order.
+                let exprs = left_out
+                    .iter()
+                    .chain(&right_out)
+                    .map(|(id, ty)| Expr::Column(*id, ty.clone()))
+                    .collect();
+                let cols = left_out
+                    .iter()
+                    .chain(&right_out)
+                    .map(|(id, _)| *id)
+                    .collect();
+                Plan::Project {
+                    input: Box::new(Plan::Join {
+                        left: Box::new(right),
+                        right: Box::new(plan),
+                        kind,
+                        on,
+                    }),
+                    exprs,
+                    cols,
+                }
+            } else {
+                Plan::Join {
+                    left: Box::new(plan),
+                    right: Box::new(right),
+                    kind,
+                    on,
+                }
             };
         }
         Ok(plan)
     }
 
+    /// JOIN … USING (cols) / NATURAL JOIN: equalities between the same-named columns of the
+    /// two sides; the copy from the side that may be NULL-extended is hidden.
+    fn bind_using(
+        &mut self,
+        start: usize,
+        mid: usize,
+        names: &[String],
+        right_join: bool,
+    ) -> Result<Vec<Expr>> {
+        let mut on = vec![];
+        for name in names {
+            let find = |cols: &[ScopeColumn], side: &str| -> Result<usize> {
+                let found: Vec<usize> = cols
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| !c.hidden && c.name == *name)
+                    .map(|(i, _)| i)
+                    .collect();
+                match found.as_slice() {
+                    [i] => Ok(*i),
+                    [] => Err(Error::new(
+                        ErrorKind::UndefinedColumn,
+                        format!("column \"{name}\" specified in USING clause does not exist in {side} table"),
+                    )),
+                    _ => Err(Error::new(
+                        ErrorKind::AmbiguousColumn,
+                        format!("common column name \"{name}\" appears more than once in {side} table"),
+                    )),
+                }
+            };
+            let cols = self.scope().cols.clone();
+            let l = start + find(&cols[start..mid], "left")?;
+            let r = mid + find(&cols[mid..], "right")?;
+            let (lc, rc) = (&cols[l], &cols[r]);
+            let eq = self.call_binary(
+                crate::scalar::BinaryOp::Eq,
+                Expr::Column(lc.id, lc.ty.clone()),
+                Expr::Column(rc.id, rc.ty.clone()),
+            )?;
+            on.push(eq);
+            let hide = if right_join { l } else { r };
+            self.scope().cols[hide].hidden = true;
+        }
+        Ok(on)
+    }
+
     fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<Plan> {
         match tf {
-            ast::TableFactor::Table { name, alias, args, .. } => {
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } => {
                 if args.is_some() {
                     return Err(unsupported("table functions"));
                 }
@@ -661,6 +776,7 @@ impl Binder<'_> {
                         name,
                         id,
                         ty: c.data_type.clone(),
+                        hidden: false,
                     });
                 }
                 Ok(Plan::Scan {
@@ -691,6 +807,7 @@ impl Binder<'_> {
                         name: renames.get(i).cloned().unwrap_or_else(|| c.name.clone()),
                         id,
                         ty,
+                        hidden: false,
                     });
                 }
                 Ok(plan)
@@ -797,11 +914,46 @@ fn post_agg(
             None => Ok(Expr::Column(id, ty)),
         },
         Expr::Subquery(s) if s.outer_refs.iter().any(|r| local.iter().any(|c| c.id == *r)) => {
-            Err(unsupported(
-                "a subquery that reads ungrouped columns of an aggregated query",
-            ))
+            // The subquery reads columns of this level: each must be a GROUP BY column, which
+            // it then reads from the Aggregate node's output.
+            let mut map = std::collections::HashMap::new();
+            for r in &s.outer_refs {
+                let Some(c) = local.iter().find(|c| c.id == *r) else {
+                    continue;
+                };
+                let fp = Expr::Column(c.id, c.ty.clone()).fingerprint();
+                match groups.iter().find(|g| g.0 == fp) {
+                    Some((_, gid, _)) => {
+                        map.insert(*r, *gid);
+                    }
+                    None => {
+                        return Err(Error::new(
+                            ErrorKind::GroupingError,
+                            format!(
+                                "subquery uses ungrouped column \"{}.{}\" from outer query",
+                                c.table.as_deref().unwrap_or(""),
+                                c.name
+                            ),
+                        ))
+                    }
+                }
+            }
+            let e = crate::plan::remap_expr(Expr::Subquery(s), &map)?;
+            // The IN operand (if any) is evaluated in this query: rewrite it too.
+            match e {
+                Expr::Subquery(mut s) => {
+                    if let crate::plan::SubqueryKind::In { lhs, eq, negated } = s.kind {
+                        s.kind = crate::plan::SubqueryKind::In {
+                            lhs: post_agg(lhs, groups, agg_cols, local)?,
+                            eq,
+                            negated,
+                        };
+                    }
+                    Ok(Expr::Subquery(s))
+                }
+                e => Ok(e),
+            }
         }
         e => e.map_children(&mut |c| post_agg(c, groups, agg_cols, local)),
     }
 }
-

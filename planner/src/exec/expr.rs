@@ -81,8 +81,14 @@ pub struct PSubquery {
 #[derive(Debug)]
 pub enum PSubKind {
     Scalar,
-    Exists { negated: bool },
-    In { lhs: PExpr, eq: FnPtr, negated: bool },
+    Exists {
+        negated: bool,
+    },
+    In {
+        lhs: PExpr,
+        eq: FnPtr,
+        negated: bool,
+    },
 }
 
 /// A cached result of an uncorrelated subquery.
@@ -116,7 +122,9 @@ impl Layout {
                 return Ok(PExpr::Outer(depth, i));
             }
         }
-        Err(Error::internal(format!("column #{id} not found in its input")))
+        Err(Error::internal(format!(
+            "column #{id} not found in its input"
+        )))
     }
 
     /// The layout a subquery's plan sees: this layout's row becomes the nearest outer row.
@@ -129,7 +137,11 @@ impl Layout {
 
 pub fn compile(e: &Expr, layout: &Layout) -> Result<PExpr> {
     let c = |e: &Expr| compile(e, layout);
-    let cv = |v: &[Expr]| v.iter().map(|e| compile(e, layout)).collect::<Result<Vec<_>>>();
+    let cv = |v: &[Expr]| {
+        v.iter()
+            .map(|e| compile(e, layout))
+            .collect::<Result<Vec<_>>>()
+    };
     let bx = |e: &Expr| Ok::<_, Error>(Box::new(compile(e, layout)?));
     Ok(match e {
         Expr::Column(id, _) => layout.resolve(*id)?,
@@ -368,11 +380,7 @@ impl PExpr {
                     a
                 }
             }
-            PExpr::MinMax {
-                args,
-                gt,
-                greatest,
-            } => {
+            PExpr::MinMax { args, gt, greatest } => {
                 let mut best = Value::Null;
                 for e in args {
                     let x = e.eval(row, ctx)?;

@@ -25,11 +25,15 @@ impl Hash for HashKey {
 impl PartialEq for HashKey {
     fn eq(&self, other: &Self) -> bool {
         self.0.len() == other.0.len()
-            && self.0.iter().zip(&other.0).all(|(a, b)| match (a.is_null(), b.is_null()) {
-                (true, true) => true,
-                (false, false) => scalar::values_equal(a, b),
-                _ => false,
-            })
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| match (a.is_null(), b.is_null()) {
+                    (true, true) => true,
+                    (false, false) => scalar::values_equal(a, b),
+                    _ => false,
+                })
     }
 }
 

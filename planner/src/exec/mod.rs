@@ -193,7 +193,9 @@ pub fn compile_plan(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> {
                 b.as_ref()
                     .map(|(v, inc)| {
                         Ok::<_, Error>((
-                            v.iter().map(|e| compile(e, &konst)).collect::<Result<Vec<_>>>()?,
+                            v.iter()
+                                .map(|e| compile(e, &konst))
+                                .collect::<Result<Vec<_>>>()?,
                             *inc,
                         ))
                     })
@@ -239,7 +241,12 @@ pub fn compile_plan(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> {
         Plan::Project { input, exprs, .. } => {
             let l = layout_of(input);
             PhysPlan::Project {
-                exprs: Arc::new(exprs.iter().map(|e| compile(e, &l)).collect::<Result<_>>()?),
+                exprs: Arc::new(
+                    exprs
+                        .iter()
+                        .map(|e| compile(e, &l))
+                        .collect::<Result<_>>()?,
+                ),
                 input: Arc::new(compile_plan(input, outer)?),
             }
         }
@@ -254,7 +261,12 @@ pub fn compile_plan(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> {
         } => {
             let l = layout_of(input);
             PhysPlan::Aggregate {
-                group: Arc::new(group.iter().map(|e| compile(e, &l)).collect::<Result<_>>()?),
+                group: Arc::new(
+                    group
+                        .iter()
+                        .map(|e| compile(e, &l))
+                        .collect::<Result<_>>()?,
+                ),
                 aggs: Arc::new(
                     aggs.iter()
                         .map(|a| {
@@ -266,6 +278,7 @@ pub fn compile_plan(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> {
                                     .map(|e| compile(e, &l))
                                     .collect::<Result<_>>()?,
                                 distinct: a.distinct,
+                                filter: a.filter.as_ref().map(|f| compile(f, &l)).transpose()?,
                             })
                         })
                         .collect::<Result<_>>()?,
@@ -340,7 +353,7 @@ fn compile_join(
     let mut residual = vec![];
     for p in on {
         if let Expr::Call(res, args, Some(BinaryOp::Eq)) = p {
-            if args.len() == 2 && res.arg_types[0] == res.arg_types[1] {
+            if args.len() == 2 && res.arg_types.first() == res.arg_types.get(1) {
                 let (a, b) = (&args[0], &args[1]);
                 if local_only(a, &lids, &rids) && local_only(b, &rids, &lids) {
                     lkeys.push(a.clone());
@@ -376,8 +389,18 @@ fn compile_join(
     Ok(PhysPlan::HashJoin {
         left: lp,
         right: rp,
-        left_keys: Arc::new(lkeys.iter().map(|e| compile(e, &ll)).collect::<Result<_>>()?),
-        right_keys: Arc::new(rkeys.iter().map(|e| compile(e, &rl)).collect::<Result<_>>()?),
+        left_keys: Arc::new(
+            lkeys
+                .iter()
+                .map(|e| compile(e, &ll))
+                .collect::<Result<_>>()?,
+        ),
+        right_keys: Arc::new(
+            rkeys
+                .iter()
+                .map(|e| compile(e, &rl))
+                .collect::<Result<_>>()?,
+        ),
         residual,
         kind,
         right_width,

@@ -20,7 +20,11 @@ impl ValuesOp {
     pub fn new(rows: &[Vec<PExpr>], ctx: &Arc<ExecCtx>) -> Result<Self> {
         let rows = rows
             .iter()
-            .map(|r| r.iter().map(|e| eval_const(e, ctx)).collect::<Result<Row>>())
+            .map(|r| {
+                r.iter()
+                    .map(|e| eval_const(e, ctx))
+                    .collect::<Result<Row>>()
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(ValuesOp {
             rows: rows.into_iter(),
@@ -153,6 +157,7 @@ pub struct PAgg {
     pub func: ResolvedAggregate,
     pub args: Vec<PExpr>,
     pub distinct: bool,
+    pub filter: Option<PExpr>,
 }
 
 impl std::fmt::Debug for PAgg {
@@ -212,6 +217,11 @@ pub fn aggregate(
         };
         let g = &mut groups[gi];
         for (i, a) in aggs.iter().enumerate() {
+            if let Some(f) = &a.filter {
+                if !f.eval_pred(&row, ctx)? {
+                    continue;
+                }
+            }
             let args = a
                 .args
                 .iter()

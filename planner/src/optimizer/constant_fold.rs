@@ -93,7 +93,9 @@ pub fn fold(e: Expr) -> Result<Expr> {
             inner => Expr::Not(Box::new(inner)),
         },
         Expr::And(v) => {
-            if v.iter().any(|e| matches!(e, Expr::Literal(Value::Bool(false), _))) {
+            if v.iter()
+                .any(|e| matches!(e, Expr::Literal(Value::Bool(false), _)))
+            {
                 return Ok(Expr::Literal(Value::Bool(false), DataType::Bool));
             }
             let v: Vec<Expr> = v.into_iter().filter(|e| !is_true(e)).collect();
@@ -145,10 +147,19 @@ mod tests {
 
     #[test]
     fn folds_operators_and_connectives() {
-        let e = fold(op(BinaryOp::Add, int(1), op(BinaryOp::Multiply, int(2), int(3)))).unwrap();
+        let e = fold(op(
+            BinaryOp::Add,
+            int(1),
+            op(BinaryOp::Multiply, int(2), int(3)),
+        ))
+        .unwrap();
         assert!(matches!(e, Expr::Literal(Value::Int4(7), _)));
         let col = Expr::Column(1, DataType::Bool);
-        let e = fold(Expr::And(vec![op(BinaryOp::Eq, int(1), int(1)), col.clone()])).unwrap();
+        let e = fold(Expr::And(vec![
+            op(BinaryOp::Eq, int(1), int(1)),
+            col.clone(),
+        ]))
+        .unwrap();
         assert!(matches!(e, Expr::Column(1, _)));
         let e = fold(Expr::Or(vec![col, op(BinaryOp::Lt, int(1), int(2))])).unwrap();
         assert!(is_true(&e));

@@ -64,7 +64,11 @@ fn is_const(e: &Expr, cols: &[ColumnId]) -> bool {
     !e.has_subquery() && !e.column_set().iter().any(|c| cols.contains(c))
 }
 
-fn sargs(table: &TableDef, cols: &[ColumnId], filter: &[Expr]) -> (Vec<Sarg>, Vec<(usize, Vec<Expr>)>) {
+fn sargs(
+    table: &TableDef,
+    cols: &[ColumnId],
+    filter: &[Expr],
+) -> (Vec<Sarg>, Vec<(usize, Vec<Expr>)>) {
     let col_pos = |e: &Expr| -> Option<usize> {
         match e {
             Expr::Column(id, ty) => {
@@ -79,7 +83,10 @@ fn sargs(table: &TableDef, cols: &[ColumnId], filter: &[Expr]) -> (Vec<Sarg>, Ve
     for f in filter {
         match f {
             Expr::Call(res, args, Some(op)) if args.len() == 2 => {
-                if !compatible(&res.arg_types[0], &res.arg_types[1]) {
+                let (Some(t0), Some(t1)) = (res.arg_types.first(), res.arg_types.get(1)) else {
+                    continue;
+                };
+                if !compatible(t0, t1) {
                     continue;
                 }
                 let flipped = match op {
@@ -91,7 +98,9 @@ fn sargs(table: &TableDef, cols: &[ColumnId], filter: &[Expr]) -> (Vec<Sarg>, Ve
                     _ => continue,
                 };
                 if let Some(p) = col_pos(&args[0]) {
-                    if is_const(&args[1], cols) && compatible(&res.arg_types[0], &table.columns[p].data_type) {
+                    if is_const(&args[1], cols)
+                        && compatible(t0, &table.columns[p].data_type)
+                    {
                         out.push(Sarg {
                             col: p,
                             op: *op,
@@ -101,7 +110,9 @@ fn sargs(table: &TableDef, cols: &[ColumnId], filter: &[Expr]) -> (Vec<Sarg>, Ve
                     }
                 }
                 if let Some(p) = col_pos(&args[1]) {
-                    if is_const(&args[0], cols) && compatible(&res.arg_types[1], &table.columns[p].data_type) {
+                    if is_const(&args[0], cols)
+                        && compatible(t1, &table.columns[p].data_type)
+                    {
                         out.push(Sarg {
                             col: p,
                             op: flipped,
@@ -117,8 +128,8 @@ fn sargs(table: &TableDef, cols: &[ColumnId], filter: &[Expr]) -> (Vec<Sarg>, Ve
                 negated: false,
             } => {
                 if let Some(p) = col_pos(expr) {
-                    if compatible(&eq.arg_types[0], &table.columns[p].data_type)
-                        && compatible(&eq.arg_types[1], &table.columns[p].data_type)
+                    if eq.arg_types.len() == 2
+                        && eq.arg_types.iter().all(|t| compatible(t, &table.columns[p].data_type))
                         && list.iter().all(|e| is_const(e, cols))
                     {
                         ins.push((p, list.clone()));

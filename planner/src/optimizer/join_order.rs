@@ -259,13 +259,11 @@ fn build(rels: Vec<Plan>, preds: Vec<Expr>) -> Plan {
                 })
                 .min_by(|&a, &b| est[a].total_cmp(&est[b]))
         };
-        let next = connected(true)
-            .or_else(|| connected(false))
-            .or_else(|| {
-                (0..n)
-                    .filter(|i| !joined.contains(i))
-                    .min_by(|&a, &b| est[a].total_cmp(&est[b]))
-            });
+        let next = connected(true).or_else(|| connected(false)).or_else(|| {
+            (0..n)
+                .filter(|i| !joined.contains(i))
+                .min_by(|&a, &b| est[a].total_cmp(&est[b]))
+        });
         let Some(next) = next else { break };
         joined.insert(next);
         let mut on = vec![];

@@ -125,7 +125,7 @@ pub fn for_each_expr_mut(
                 f(e)?;
             }
             for a in aggs {
-                for e in &mut a.args {
+                for e in a.args.iter_mut().chain(a.filter.iter_mut()) {
                     f(e)?;
                 }
             }

@@ -40,7 +40,11 @@ fn plan(store: &Store, sql: &str) -> Plan {
 fn joins(p: &Plan, out: &mut Vec<(String, usize)>) {
     match p {
         Plan::Join {
-            left, right, on, kind, ..
+            left,
+            right,
+            on,
+            kind,
+            ..
         } => {
             assert_eq!(*kind, JoinKind::Inner);
             joins(left, out);
@@ -71,8 +75,12 @@ fn joins_follow_equalities_from_the_pinned_relation() {
     let store = Store::open_temporary().unwrap();
     let txn = store.begin(TxnOptions::default()).unwrap();
     for n in ["t1", "t2", "t3", "t4"] {
-        txn.create_table(table(n, &[&format!("a{}", &n[1..]), &format!("b{}", &n[1..])], true))
-            .unwrap();
+        txn.create_table(table(
+            n,
+            &[&format!("a{}", &n[1..]), &format!("b{}", &n[1..])],
+            true,
+        ))
+        .unwrap();
     }
     txn.commit().unwrap();
     // The FROM order is the worst one; WHERE pins t3 and chains t3 → t1 → t4 → t2.
@@ -81,7 +89,10 @@ fn joins_follow_equalities_from_the_pinned_relation() {
         "SELECT * FROM t2, t4, t1, t3 WHERE a3 = 5 AND b3 = a1 AND b1 = a4 AND b4 = a2",
     );
     let Plan::Scan {
-        table, access, filter, ..
+        table,
+        access,
+        filter,
+        ..
     } = first_scan(&p)
     else {
         unreachable!()
@@ -94,7 +105,11 @@ fn joins_follow_equalities_from_the_pinned_relation() {
     // Every join has its equality: no cross product.
     assert_eq!(
         js,
-        [("t1".to_string(), 1), ("t4".to_string(), 1), ("t2".to_string(), 1)]
+        [
+            ("t1".to_string(), 1),
+            ("t4".to_string(), 1),
+            ("t2".to_string(), 1)
+        ]
     );
 }
 
@@ -102,7 +117,9 @@ fn joins_follow_equalities_from_the_pinned_relation() {
 fn index_prefix_and_ranges_become_access_paths() {
     let store = Store::open_temporary().unwrap();
     let txn = store.begin(TxnOptions::default()).unwrap();
-    let id = txn.create_table(table("t", &["a", "b", "c"], true)).unwrap();
+    let id = txn
+        .create_table(table("t", &["a", "b", "c"], true))
+        .unwrap();
     txn.create_index(
         id,
         IndexDef {
@@ -119,7 +136,10 @@ fn index_prefix_and_ranges_become_access_paths() {
         Plan::Scan { access, .. } => access.clone(),
         _ => unreachable!(),
     };
-    assert!(matches!(access("SELECT * FROM t WHERE c = 1"), Access::Full));
+    assert!(matches!(
+        access("SELECT * FROM t WHERE c = 1"),
+        Access::Full
+    ));
     assert!(matches!(
         access("SELECT * FROM t WHERE b = 1 AND c > 2"),
         Access::Range { index: Some(_), start: Some((ref v, false)), end: Some((ref e, true)) } if v.len() == 2 && e.len() == 1
@@ -130,6 +150,10 @@ fn index_prefix_and_ranges_become_access_paths() {
     ));
     assert!(matches!(
         access("SELECT * FROM t WHERE 3 >= a"),
-        Access::Range { index: None, start: None, end: Some((_, true)) }
+        Access::Range {
+            index: None,
+            start: None,
+            end: Some((_, true))
+        }
     ));
 }

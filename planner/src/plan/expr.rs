@@ -85,7 +85,9 @@ pub struct Subquery {
 pub enum SubqueryKind {
     /// Returns the single column of the single row (NULL for none; 21000 for several).
     Scalar(DataType),
-    Exists { negated: bool },
+    Exists {
+        negated: bool,
+    },
     /// `lhs [NOT] IN (subquery)`; `eq` compares lhs with the subquery's column.
     In {
         lhs: Expr,
@@ -101,6 +103,8 @@ pub struct AggCall {
     pub func: ResolvedAggregate,
     pub args: Vec<Expr>,
     pub distinct: bool,
+    /// `FILTER (WHERE …)`: only rows where it is true are fed.
+    pub filter: Option<Expr>,
 }
 
 impl std::fmt::Debug for AggCall {
@@ -109,6 +113,7 @@ impl std::fmt::Debug for AggCall {
             .field("name", &self.name)
             .field("args", &self.args)
             .field("distinct", &self.distinct)
+            .field("filter", &self.filter)
             .field("result_type", &self.func.result_type)
             .finish()
     }
@@ -251,12 +256,12 @@ impl Expr {
         self,
         f: &mut dyn FnMut(Expr) -> crate::Result<Expr>,
     ) -> crate::Result<Expr> {
-        let bx = |e: Box<Expr>, f: &mut dyn FnMut(Expr) -> crate::Result<Expr>| -> crate::Result<Box<Expr>> {
-            Ok(Box::new(f(*e)?))
-        };
-        let vec = |v: Vec<Expr>, f: &mut dyn FnMut(Expr) -> crate::Result<Expr>| -> crate::Result<Vec<Expr>> {
-            v.into_iter().map(f).collect()
-        };
+        let bx = |e: Box<Expr>,
+                  f: &mut dyn FnMut(Expr) -> crate::Result<Expr>|
+         -> crate::Result<Box<Expr>> { Ok(Box::new(f(*e)?)) };
+        let vec = |v: Vec<Expr>,
+                   f: &mut dyn FnMut(Expr) -> crate::Result<Expr>|
+         -> crate::Result<Vec<Expr>> { v.into_iter().map(f).collect() };
         Ok(match self {
             e @ (Expr::Column(..)
             | Expr::Literal(..)

@@ -160,3 +160,36 @@ impl Plan {
         self.output().into_iter().map(|(id, _)| id).collect()
     }
 }
+
+/// Renames column ids throughout a plan, including inside subqueries (their plans and their
+/// outer references). Used when a correlated subquery of an aggregated query must read the
+/// Aggregate node's group column instead of the input column it was bound to.
+pub fn remap_columns(
+    plan: &mut Plan,
+    map: &std::collections::HashMap<ColumnId, ColumnId>,
+) -> crate::Result<()> {
+    crate::optimizer::for_each_expr_mut(plan, &mut |e| {
+        let taken = std::mem::replace(e, Expr::Unknown(None));
+        *e = remap_expr(taken, map)?;
+        Ok(())
+    })
+}
+
+pub fn remap_expr(
+    e: Expr,
+    map: &std::collections::HashMap<ColumnId, ColumnId>,
+) -> crate::Result<Expr> {
+    match e {
+        Expr::Column(id, ty) => Ok(Expr::Column(*map.get(&id).unwrap_or(&id), ty)),
+        Expr::Subquery(mut s) => {
+            for r in s.outer_refs.iter_mut() {
+                if let Some(n) = map.get(r) {
+                    *r = *n;
+                }
+            }
+            remap_columns(&mut s.plan, map)?;
+            Expr::Subquery(s).map_children(&mut |c| remap_expr(c, map))
+        }
+        e => e.map_children(&mut |c| remap_expr(c, map)),
+    }
+}

@@ -481,7 +481,11 @@ pub fn resolve_aggregate(name: &str, args: &[Option<DataType>]) -> Result<Resolv
         }
         "min" | "max" if args.len() == 1 && !matches!(args[0], Some(DataType::Bool)) => {
             // Every type we have but boolean has min/max; an unknown argument is text.
-            let t = args[0].clone().unwrap_or(DataType::Text);
+            // varchar has no min/max of its own: it goes through min(text).
+            let t = match &args[0] {
+                None | Some(DataType::Varchar(_)) => DataType::Text,
+                Some(t) => t.clone(),
+            };
             return Ok(ResolvedAggregate {
                 arg_types: vec![t.clone()],
                 result_type: t,

@@ -358,15 +358,17 @@ pub(crate) fn numeric_power(x: &Numeric, y: &Numeric) -> Result<Numeric> {
             if approx < -(rscale as f64) - 2.0 {
                 return Ok(Numeric::Finite(BigDecimal::zero().with_scale(rscale)));
             }
+            let p = numeric::exact_powi(b, ei.unsigned_abs());
             let r = if ei >= 0 {
-                b.powi(ei)
+                p
             } else {
-                numeric::div_exact(&BigDecimal::one(), &b.powi(-ei), rscale + 1, true)
+                numeric::div_exact(&BigDecimal::one(), &p, rscale + 1, true)
             };
             return Ok(Numeric::Finite(numeric::round_to(&r, rscale)));
         }
     }
-    let weight = approx.floor() as i64;
+    // PostgreSQL truncates the estimated decimal weight toward zero (`(int) val`).
+    let weight = approx as i64;
     let rscale = (numeric::MIN_SIG_DIGITS - weight)
         .max(base_scale)
         .clamp(0, numeric::MAX_DISPLAY_SCALE);
@@ -409,6 +411,38 @@ fn gcd_int(a: &[Value]) -> Result<Value> {
         _ => Err(bad_args()),
     }
 }
+/// `gcd(numeric, numeric)` by Euclid on exact remainders; the scale is the larger input's.
+fn numeric_gcd(x: &BigDecimal, y: &BigDecimal) -> BigDecimal {
+    let (mut a, mut b) = (x.abs(), y.abs());
+    while !b.is_zero() {
+        let r = &a % &b;
+        a = b;
+        b = r;
+    }
+    a.with_scale(numeric::dscale(x).max(numeric::dscale(y)))
+}
+fn gcd_n(a: &[Value]) -> Result<Value> {
+    Ok(Value::Numeric(match (num(&a[0])?, num(&a[1])?) {
+        (Numeric::Finite(x), Numeric::Finite(y)) => Numeric::Finite(numeric_gcd(x, y)),
+        _ => Numeric::NaN,
+    }))
+}
+fn lcm_n(a: &[Value]) -> Result<Value> {
+    Ok(Value::Numeric(match (num(&a[0])?, num(&a[1])?) {
+        (Numeric::Finite(x), Numeric::Finite(y)) => {
+            let scale = numeric::dscale(x).max(numeric::dscale(y));
+            if x.is_zero() || y.is_zero() {
+                Numeric::Finite(BigDecimal::zero().with_scale(scale))
+            } else {
+                let g = numeric_gcd(x, y);
+                let r = numeric::div_exact(&(x * y).abs(), &g, scale, false);
+                Numeric::Finite(r)
+            }
+        }
+        _ => Numeric::NaN,
+    }))
+}
+
 fn lcm_int(a: &[Value]) -> Result<Value> {
     let lcm = |x: i128, y: i128| {
         if x == 0 || y == 0 {
@@ -598,6 +632,86 @@ fn repeat(a: &[Value]) -> Result<Value> {
     }
     Ok(Value::Text(s.repeat(n)))
 }
+fn out_of_range_input() -> Error {
+    Error::new(ErrorKind::NumericValueOutOfRange, "input is out of range")
+}
+
+/// Trigonometry on float8: NaN in, NaN out; an infinite result from a finite input is an
+/// overflow, and inputs outside the function's domain are refused as PostgreSQL does.
+fn trig(a: &[Value], f: fn(f64) -> f64, domain: fn(f64) -> bool) -> Result<Value> {
+    let x = f8(&a[0])?;
+    if x.is_nan() {
+        return Ok(Value::Float8(f64::NAN));
+    }
+    if !domain(x) {
+        return Err(out_of_range_input());
+    }
+    let r = f(x);
+    if r.is_infinite() && x.is_finite() {
+        return Err(ops::float_overflow());
+    }
+    Ok(Value::Float8(r))
+}
+fn finite(x: f64) -> bool {
+    x.is_finite()
+}
+fn unit(x: f64) -> bool {
+    (-1.0..=1.0).contains(&x)
+}
+fn any_f(_: f64) -> bool {
+    true
+}
+fn sin(a: &[Value]) -> Result<Value> {
+    trig(a, f64::sin, finite)
+}
+fn cos(a: &[Value]) -> Result<Value> {
+    trig(a, f64::cos, finite)
+}
+fn tan(a: &[Value]) -> Result<Value> {
+    trig(a, f64::tan, finite)
+}
+fn asin(a: &[Value]) -> Result<Value> {
+    trig(a, f64::asin, unit)
+}
+fn acos(a: &[Value]) -> Result<Value> {
+    trig(a, f64::acos, unit)
+}
+fn atan(a: &[Value]) -> Result<Value> {
+    trig(a, f64::atan, any_f)
+}
+fn atan2(a: &[Value]) -> Result<Value> {
+    Ok(Value::Float8(f8(&a[0])?.atan2(f8(&a[1])?)))
+}
+fn degrees(a: &[Value]) -> Result<Value> {
+    trig(a, f64::to_degrees, any_f)
+}
+fn radians(a: &[Value]) -> Result<Value> {
+    trig(a, f64::to_radians, any_f)
+}
+
+/// `translate(s, from, to)`: each char of `from` becomes the char at the same position of
+/// `to`, or is deleted when `to` is shorter.
+fn translate(a: &[Value]) -> Result<Value> {
+    let (s, from, to) = (text(&a[0])?, text(&a[1])?, text(&a[2])?);
+    let from: Vec<char> = from.chars().collect();
+    let to: Vec<char> = to.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match from.iter().position(|f| *f == c) {
+            Some(i) => {
+                if let Some(t) = to.get(i) {
+                    out.push(*t);
+                }
+            }
+            None => out.push(c),
+        }
+    }
+    Ok(Value::Text(out))
+}
+fn bit_length(a: &[Value]) -> Result<Value> {
+    Ok(Value::Int4((text(&a[0])?.len() * 8) as i32))
+}
+
 /// PostgreSQL's largest allocation (1 GB); longer results are refused, not attempted.
 const MAX_STRING_BYTES: usize = (1 << 30) - 1;
 
@@ -808,8 +922,16 @@ fn overloads(name: &str) -> Option<Vec<Overload>> {
             o!(&[N, N], N, log_n2),
         ],
         "pi" => vec![o!(&[], F8, pi)],
-        "gcd" => vec![o!(&[I4, I4], I4, gcd_int), o!(&[I8, I8], I8, gcd_int)],
-        "lcm" => vec![o!(&[I4, I4], I4, lcm_int), o!(&[I8, I8], I8, lcm_int)],
+        "gcd" => vec![
+            o!(&[I4, I4], I4, gcd_int),
+            o!(&[I8, I8], I8, gcd_int),
+            o!(&[N, N], N, gcd_n),
+        ],
+        "lcm" => vec![
+            o!(&[I4, I4], I4, lcm_int),
+            o!(&[I8, I8], I8, lcm_int),
+            o!(&[N, N], N, lcm_n),
+        ],
         "length" | "char_length" | "character_length" => {
             vec![o!(&[T], I4, length), o!(&[Ty::Bpchar], I4, bpchar_length)]
         }
@@ -836,9 +958,25 @@ fn overloads(name: &str) -> Option<Vec<Overload>> {
         "chr" => vec![o!(&[I4], T, chr)],
         "ascii" => vec![o!(&[T], I4, ascii)],
         "like_escape" => vec![o!(&[T, T], T, like_escape)],
+        "sin" => vec![o!(&[F8], F8, sin)],
+        "cos" => vec![o!(&[F8], F8, cos)],
+        "tan" => vec![o!(&[F8], F8, tan)],
+        "asin" => vec![o!(&[F8], F8, asin)],
+        "acos" => vec![o!(&[F8], F8, acos)],
+        "atan" => vec![o!(&[F8], F8, atan)],
+        "atan2" => vec![o!(&[F8, F8], F8, atan2)],
+        "degrees" => vec![o!(&[F8], F8, degrees)],
+        "radians" => vec![o!(&[F8], F8, radians)],
+        "translate" => vec![o!(&[T, T, T], T, translate)],
+        "bit_length" => vec![o!(&[T], I4, bit_length)],
         "random" => vec![o!(&[], F8, random)],
         _ => return None,
     })
+}
+
+/// See [`super::is_volatile_function`].
+pub fn is_volatile(name: &str) -> bool {
+    name == "random"
 }
 
 fn not_found(name: &str, inputs: &[Option<Ty>]) -> Error {
@@ -872,7 +1010,13 @@ pub fn resolve_function(name: &str, args: &[Option<DataType>]) -> Result<Resolve
         return Err(not_found(name, &inputs));
     };
     let sigs: Vec<&[Ty]> = cands.iter().map(|c| c.args).collect();
-    match select(&inputs, &sigs, false) {
+    // PostgreSQL also has trunc(macaddr), so trunc('…') has candidates in two categories.
+    let selected = if name == "trunc" && inputs == [None] {
+        Err(NoMatch::Ambiguous)
+    } else {
+        select(&inputs, &sigs, false)
+    };
+    match selected {
         Ok(i) => {
             let c = &cands[i];
             Ok(Resolved {

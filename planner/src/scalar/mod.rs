@@ -1,9 +1,5 @@
 //! PostgreSQL's type system and function library, for scalar values.
 //!
-//! (Interface stub: the implementation replaces the `todo!()`s and may split this module into
-//! files — `text_io.rs`, `cast.rs`, `ops.rs`, `functions.rs`, `aggregates.rs` — keeping these
-//! signatures, which are the contract the binder and executor code against.)
-//!
 //! What lives here, and nothing else: how a type's values are read from and written as text,
 //! how values are cast, how an operator or function call is *resolved* from its argument types
 //! (PostgreSQL's rules in "Type Conversion", chapter 10 of its documentation: exact match, then
@@ -15,9 +11,27 @@
 //! of a quoted literal (`'42'`) or of a parameter nobody has typed yet. Resolution decides what
 //! type an unknown argument must take; the binder then converts the literal with
 //! [`parse_text`] (or records the parameter's inferred type).
+//!
+//! The signatures in this file are the contract the binder and executor code against; the
+//! work happens in one file per concept:
+//!
+//! - `resolve.rs`: type categories, preferred types, the implicit-cast table and the
+//!   candidate-selection algorithm shared by operators, functions and aggregates, plus
+//!   `select_common_type`.
+//! - `ops.rs`: operator signatures (as pg_operator has them) and implementations.
+//! - `functions.rs`, `aggregates.rs`: the function and aggregate tables.
+//! - `cast.rs`: pg_cast's contexts and the conversions themselves.
+//! - `text_io.rs`, `float_out.rs`: input/output functions, including PostgreSQL's exact
+//!   float output.
+//! - `numeric.rs`: numeric arithmetic with PostgreSQL's result scales.
+//! - `hash.rs`, `md5.rs`: hashing consistent with equality; `md5()`.
+//!
+//! Tests compare against files of PostgreSQL 15 answers (`*.expected`, one case a line), so
+//! a new case is one line obtained from a real server.
 
 mod aggregates;
 mod cast;
+mod float_out;
 mod functions;
 mod hash;
 mod md5;
@@ -26,8 +40,6 @@ mod ops;
 mod resolve;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod fuzz_tmp;
 mod text_io;
 
 use crate::error::Result;
@@ -169,6 +181,13 @@ pub fn resolve_unary(op: UnaryOp, arg: Option<&DataType>) -> Result<Resolved> {
 /// 42883 "function foo(integer) does not exist" when nothing matches.
 pub fn resolve_function(name: &str, args: &[Option<DataType>]) -> Result<Resolved> {
     functions::resolve_function(name, args)
+}
+
+/// Whether the scalar function `name` is volatile (may return a different value on each call
+/// with the same arguments, like `random()`), so must not be folded into a constant or
+/// evaluated once per statement. Every operator and every other function here is immutable.
+pub fn is_volatile_function(name: &str) -> bool {
+    functions::is_volatile(name)
 }
 
 /// Whether `name` is an aggregate function (count, sum, avg, min, max, …).

@@ -581,3 +581,19 @@ pub(crate) fn estimate_log10(x: &BigDecimal) -> f64 {
     let mant = BigDecimal::new(int, scale + e).to_f64().unwrap_or(1.0);
     e as f64 + mant.log10()
 }
+
+/// `b^n` exactly (BigDecimal's `powi` rounds to 100 digits).
+pub(crate) fn exact_powi(b: &BigDecimal, mut n: u64) -> BigDecimal {
+    let mut result = BigDecimal::from(1);
+    let mut base = b.clone();
+    while n > 0 {
+        if n & 1 == 1 {
+            result = &result * &base;
+        }
+        n >>= 1;
+        if n > 0 {
+            base = &base * &base;
+        }
+    }
+    result
+}

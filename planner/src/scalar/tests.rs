@@ -670,6 +670,8 @@ fn like_escape_and_random() {
         assert!((0.0..1.0).contains(&f));
     }
     assert!(resolve_function("concat", &[]).is_err());
+    assert!(is_volatile_function("random"));
+    assert!(!is_volatile_function("abs"));
 }
 
 #[test]
@@ -691,5 +693,71 @@ fn huge_numeric_exponents_are_refused_not_materialised() {
     assert_eq!(
         format_text(&(r.func)(&[big, exp]).unwrap(), 1),
         "1.0100501665791430"
+    );
+}
+
+/// Which overload a function call resolves to, for every pair of argument types, against
+/// `pg_typeof(f(args))`.
+#[test]
+fn function_resolution_matches_postgres() {
+    let mut failures = Vec::new();
+    for line in include_str!("function_resolution.expected").lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        let (name, expected) = (f[0], f[1]);
+        let args: Vec<Option<DataType>> = f[2..].iter().map(|a| ty(a)).collect();
+        let got = match resolve_function(name, &args) {
+            Ok(r) => r.result_type.pg_name(),
+            Err(e) => format!("ERROR {}", e.message),
+        };
+        if got != expected {
+            failures.push(format!(
+                "{name}{:?}: expected {expected:?}, got {got:?}",
+                &f[2..]
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Aggregate overload choice and result type for every argument type, against
+/// `pg_typeof(agg(x))`.
+#[test]
+fn aggregate_resolution_matches_postgres() {
+    let mut failures = Vec::new();
+    for line in include_str!("aggregate_resolution.expected").lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        let (name, expected) = (f[0], f[1]);
+        let args: Vec<Option<DataType>> = f[2..].iter().map(|a| ty(a)).collect();
+        let got = match resolve_aggregate(name, &args) {
+            Ok(r) => match r.result_type {
+                // PostgreSQL's pg_typeof prints bpchar without its length.
+                DataType::Char(_) => "character".to_string(),
+                t => t.pg_name(),
+            },
+            Err(e) => format!("ERROR {}", e.message),
+        };
+        if got != expected {
+            failures.push(format!(
+                "{name}{:?}: expected {expected:?}, got {got:?}",
+                &f[2..]
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }

@@ -4,7 +4,7 @@
 //!
 //! - bool: `t` / `f`.
 //! - float4/float8 with `extra_float_digits > 0` (the default): the shortest digit string that
-//!   reads back to the same value (Rust's `{:e}` gives exactly those digits), laid out as
+//!   reads back to the same value, chosen as Ryu chooses it (`float_out.rs`), laid out as
 //!   PostgreSQL's Ryu-based output does: fixed notation when the decimal exponent is in
 //!   `-4 ..= 14` (float8) or `-4 ..= 5` (float4), otherwise `d.ddde+XX` with a signed exponent
 //!   of at least two digits. `NaN`, `Infinity`, `-Infinity`, `-0`.
@@ -192,12 +192,11 @@ pub(crate) fn format_float(v: f64, single: bool, extra_float_digits: i32) -> Str
         return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
     if extra_float_digits > 0 {
-        let sci = if single {
-            format!("{:e}", v as f32)
-        } else {
-            format!("{v:e}")
-        };
-        shortest_layout(&sci, if single { 6 } else { 15 })
+        if v == 0.0 {
+            return if v.is_sign_negative() { "-0" } else { "0" }.into();
+        }
+        let (digits, exp) = super::float_out::shortest(v, single);
+        shortest_layout(v < 0.0, &digits, exp, if single { 6 } else { 15 })
     } else {
         let base = if single { 6 } else { 15 };
         let digits = (base + extra_float_digits).max(1) as usize;
@@ -222,8 +221,7 @@ fn exp_suffix(exp: i32) -> String {
 }
 
 /// PostgreSQL's layout of shortest digits: fixed for `-4 <= exp < fixed_limit`.
-fn shortest_layout(sci: &str, fixed_limit: i32) -> String {
-    let (neg, digits, exp) = split_sci(sci);
+fn shortest_layout(neg: bool, digits: &str, exp: i32, fixed_limit: i32) -> String {
     let mut out = String::new();
     if neg {
         out.push('-');
@@ -238,7 +236,7 @@ fn shortest_layout(sci: &str, fixed_limit: i32) -> String {
     } else if exp >= 0 {
         let int_len = exp as usize + 1;
         if digits.len() <= int_len {
-            out.push_str(&digits);
+            out.push_str(digits);
             out.extend(std::iter::repeat_n('0', int_len - digits.len()));
         } else {
             out.push_str(&digits[..int_len]);
@@ -248,7 +246,7 @@ fn shortest_layout(sci: &str, fixed_limit: i32) -> String {
     } else {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
-        out.push_str(&digits);
+        out.push_str(digits);
     }
     out
 }
