@@ -16,6 +16,13 @@ pub mod scalar;
 pub mod session;
 
 pub use error::{Error, ErrorKind, Result};
+
+/// Runs a step of a recursive walk (binding, compiling, evaluating, folding expressions) on
+/// a stack that grows on demand: expression depth is bounded by the binder, but debug builds
+/// use large frames and the server runs statements on threads with ordinary stacks.
+pub(crate) fn grow_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, f)
+}
 pub use session::{
     CancelHandle, ColumnInfo, CommandTag, Cursor, Database, Prepared, QueryResult, Session,
     SessionParams, Statement, TransactionStatus,

@@ -191,6 +191,8 @@ enum Action {
     },
     ResetAll,
     Show(String),
+    /// EXPLAIN: the plan's text lines.
+    Explain(Vec<String>),
 }
 
 /// A bound, planned statement ready to execute with parameter values. Re-executable.
@@ -240,8 +242,8 @@ impl Cursor {
     /// The CommandComplete tag for the rows fetched so far (`SELECT n`, `INSERT 0 n` for
     /// INSERT … RETURNING, …).
     pub fn tag(&self) -> CommandTag {
-        if self.tag == "SHOW" {
-            return CommandTag("SHOW".into());
+        if self.tag == "SHOW" || self.tag == "EXPLAIN" {
+            return CommandTag(self.tag.into());
         }
         CommandTag(format!("{} {}", self.tag, self.count))
     }
@@ -372,6 +374,61 @@ impl Session {
                 let mut p = simple(Action::Show(name));
                 p.columns = vec![ColumnInfo {
                     name: display,
+                    data_type: DataType::Text,
+                }];
+                return Ok(p);
+            }
+            ast::Statement::Explain {
+                statement,
+                analyze: false,
+                ..
+            } => {
+                let txn = self.ensure_txn()?;
+                txn.begin_statement()?;
+                let mut binder =
+                    Binder::new(&txn, param_types).with_text(stmt.text.clone());
+                let lines = match binder.bind_statement(statement)? {
+                    Bound::Query { plan, .. } => {
+                        crate::plan::explain::explain(&optimizer::optimize(plan)?)
+                    }
+                    Bound::Insert(i) => {
+                        let mut v = vec![format!("Insert on {}", i.table.name)];
+                        v.extend(
+                            crate::plan::explain::explain(&optimizer::optimize(i.source)?)
+                                .into_iter()
+                                .map(|l| format!("  ->  {l}")),
+                        );
+                        v
+                    }
+                    Bound::Update(u) => {
+                        let mut v = vec![format!("Update on {}", u.table.name)];
+                        v.extend(
+                            crate::plan::explain::explain(&optimizer::optimize(u.scan)?)
+                                .into_iter()
+                                .map(|l| format!("  ->  {l}")),
+                        );
+                        v
+                    }
+                    Bound::Delete(d) => {
+                        let mut v = vec![format!("Delete on {}", d.table.name)];
+                        v.extend(
+                            crate::plan::explain::explain(&optimizer::optimize(d.scan)?)
+                                .into_iter()
+                                .map(|l| format!("  ->  {l}")),
+                        );
+                        v
+                    }
+                    _ => {
+                        return Err(Error::new(
+                            ErrorKind::FeatureNotSupported,
+                            "EXPLAIN of this statement is not supported",
+                        ))
+                    }
+                };
+                let mut p = simple(Action::Explain(lines));
+                p.param_types = binder.param_types();
+                p.columns = vec![ColumnInfo {
+                    name: "QUERY PLAN".into(),
                     data_type: DataType::Text,
                 }];
                 return Ok(p);
@@ -670,6 +727,16 @@ impl Session {
                 let fresh = Settings::new(&self.params.user, &self.params.application_name);
                 self.settings = fresh;
                 return tag("RESET");
+            }
+            Action::Explain(lines) => {
+                return Ok(QueryResult::Rows(Cursor {
+                    columns: prepared.columns.clone(),
+                    op: Some(Box::new(Lines(
+                        lines.iter().rev().map(|l| Value::Text(l.clone())).collect(),
+                    ))),
+                    count: 0,
+                    tag: "EXPLAIN",
+                }));
             }
             Action::Show(name) => {
                 let value = if name.eq_ignore_ascii_case("transaction_isolation") {
@@ -1025,5 +1092,14 @@ struct OneRow(Option<Row>);
 impl exec::Operator for OneRow {
     fn next(&mut self) -> Result<Option<Row>> {
         Ok(self.0.take())
+    }
+}
+
+/// One text column, one row per value (EXPLAIN); values are popped from the end.
+struct Lines(Vec<Value>);
+
+impl exec::Operator for Lines {
+    fn next(&mut self) -> Result<Option<Row>> {
+        Ok(self.0.pop().map(|v| vec![v]))
     }
 }

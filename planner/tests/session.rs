@@ -567,3 +567,53 @@ fn concurrent_update_rechecks_the_newest_row_version() {
         assert_eq!(flat(rows(&mut a, "SELECT id, n FROM t ORDER BY id")), after);
     }
 }
+
+#[test]
+fn deep_expressions_are_handled_or_refused_without_crashing() {
+    let mut s = session();
+    tag(&mut s, "CREATE TABLE t (a int)");
+    tag(&mut s, "INSERT INTO t VALUES (1)");
+    let e = vec!["a"; 190].join(" + ");
+    let c = vec!["count(*)"; 190].join(" + ");
+    assert_eq!(
+        rows(
+            &mut s,
+            &format!("SELECT {e} FROM t WHERE {e} > 0 GROUP BY a HAVING {c} > 0 ORDER BY {e}")
+        ),
+        [["190"]]
+    );
+    let deeper = vec!["a"; 1000].join(" + ");
+    let (kind, _) = err(&mut s, &format!("SELECT {deeper} FROM t"));
+    assert_eq!(kind, ErrorKind::FeatureNotSupported);
+}
+
+#[test]
+fn explain_shows_index_lookups_along_the_join_graph() {
+    let mut s = session();
+    tag(
+        &mut s,
+        "CREATE TABLE t1 (a1 int PRIMARY KEY, b1 int, x1 text); \
+         CREATE TABLE t2 (a2 int PRIMARY KEY, b2 int, x2 text); \
+         CREATE TABLE t3 (a3 int PRIMARY KEY, b3 int, x3 text)",
+    );
+    tag(
+        &mut s,
+        "INSERT INTO t1 VALUES (1, 2, 'one'), (2, 3, 'two'), (3, 1, 'three'); \
+         INSERT INTO t2 VALUES (5, 2, 'five'), (6, 9, 'six'); \
+         INSERT INTO t3 VALUES (3, 0, 'x3'), (1, 0, 'y1')",
+    );
+    let q = "SELECT x1, x2, x3 FROM t3, t1, t2 WHERE a2 = 5 AND b2 = a1 AND b1 = a3";
+    assert_eq!(flat(rows(&mut s, q)), ["two|five|x3"]);
+    let plan: Vec<String> = flat(rows(&mut s, &format!("EXPLAIN {q}")));
+    let scans: Vec<&String> = plan.iter().filter(|l| l.contains("Scan")).collect();
+    assert_eq!(scans.len(), 3, "{plan:#?}");
+    assert!(scans[0].contains("t2_pkey Range Scan on t2 from (5)"), "{plan:#?}");
+    assert!(scans[1].contains("t1_pkey Range Scan on t1 from (t2.b2)"), "{plan:#?}");
+    assert!(scans[2].contains("t3_pkey Range Scan on t3 from (t1.b1)"), "{plan:#?}");
+    // WHERE conditions on the preserved side of a LEFT JOIN filter it before the join.
+    let q = "SELECT x2, x1 FROM t2 LEFT JOIN t1 ON a1 = b2 WHERE a2 = 6";
+    assert_eq!(flat(rows(&mut s, q)), ["six|NULL"]);
+    let plan = flat(rows(&mut s, &format!("EXPLAIN {q}")));
+    assert!(plan.iter().any(|l| l.contains("Index Nested Loop Left Join")), "{plan:#?}");
+    assert!(plan.iter().any(|l| l.contains("t2_pkey Range Scan on t2 from (6)")), "{plan:#?}");
+}

@@ -240,12 +240,14 @@ pub fn session_params(startup: &Startup, backend_pid: i32) -> Result<SessionPara
     let mut options: Vec<String> = p.get("options").cloned().into_iter().collect();
     for name in FORWARDED_SETTINGS {
         if let Some((_, value)) = p.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-            // Backslash-escape spaces: options are split on unescaped whitespace.
-            options.push(format!(
-                "-c {}={}",
-                name,
-                value.replace('\\', "\\\\").replace(' ', "\\ ")
-            ));
+            // `options` is split on whitespace; PostgreSQL escapes blanks in values with a
+            // backslash, which the planner's option parser does not read (yet), so a value
+            // with blanks is not forwarded rather than forwarded wrongly.
+            if value.is_empty() || value.contains(|c: char| c.is_whitespace() || c == '\\') {
+                tracing::debug!(name, value, "startup setting not forwarded");
+                continue;
+            }
+            options.push(format!("-c {name}={value}"));
         }
     }
     Ok(SessionParams {
@@ -352,7 +354,8 @@ mod tests {
             &startup(&[
                 ("user", "alice"),
                 ("extra_float_digits", "3"),
-                ("DateStyle", "ISO, MDY"),
+                ("DateStyle", "ISO"),
+                ("TimeZone", "Europe/Paris x"),
             ]),
             7,
         )
@@ -362,7 +365,7 @@ mod tests {
         assert_eq!(p.backend_pid, 7);
         assert_eq!(
             p.options.as_deref(),
-            Some("-c DateStyle=ISO,\\ MDY -c extra_float_digits=3")
+            Some("-c DateStyle=ISO -c extra_float_digits=3")
         );
     }
 

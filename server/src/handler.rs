@@ -82,7 +82,10 @@ impl Handler {
 
     /// Query: runs every statement of the text, then sends ReadyForQuery.
     pub async fn on_query<O: Output>(&mut self, out: &mut O, sql: String) -> std::io::Result<()> {
-        self.skip_until_sync = false;
+        // After an extended-protocol error PostgreSQL discards *every* message until Sync.
+        if self.skip_until_sync {
+            return Ok(());
+        }
         let mut first = Some(sql);
         loop {
             let sql = first.take();
@@ -306,14 +309,46 @@ impl Handler {
         }
     }
 
-    /// An error in extended-query mode: report it and discard messages until Sync.
+    /// An error in extended-query mode: report it and discard messages until Sync. Like
+    /// any error, it aborts the transaction (errors the planner raised already did that;
+    /// protocol-level ones — a bad Bind, an unknown portal — are marked here).
     async fn fail<O: Output>(&mut self, out: &mut O, e: SqlError) -> std::io::Result<()> {
         self.skip_until_sync = true;
+        let _ = self
+            .session
+            .run(|core| {
+                mark_statement_failed(core);
+                Ok(())
+            })
+            .await;
         out.feed(error_message(&e)).await
     }
 }
 
 // -------------------------------------------------------------------- blocking-side steps
+
+/// Puts the session in the state a failed statement leaves: inside a block, the failed
+/// state (25P02 until ROLLBACK); outside, the implicit transaction rolled back, so that Sync
+/// does not commit what ran before the error.
+///
+/// The planner's interface has no call for "a statement failed outside the planner", so this
+/// prepares a statement that cannot bind, which runs the planner's own error path. Once
+/// `Session` offers such a method, call it here instead.
+fn mark_statement_failed(core: &mut Core) {
+    let Ok(session) = core.session() else {
+        return;
+    };
+    if session.transaction_status() == TransactionStatus::Failed {
+        return;
+    }
+    if let Ok(mut statements) =
+        session.parse("SELECT * FROM \"sledgres: statement failed in the protocol layer\"")
+    {
+        if let Some(stmt) = statements.pop() {
+            let _ = session.prepare(&stmt, &[]);
+        }
+    }
+}
 
 /// One hop of a simple query. `sql` is `Some` on the first hop. Returns true once
 /// ReadyForQuery has been produced.

@@ -167,7 +167,9 @@ async fn accept_loop(
             .is_err()
         {
             tracing::warn!("aborting connections that did not stop");
-            connections.shutdown().await;
+            // A statement stuck inside the planner cannot be aborted from outside; do not
+            // wait for it forever (dropping the set detaches what is left).
+            let _ = tokio::time::timeout(Duration::from_secs(2), connections.shutdown()).await;
         }
     }
 }

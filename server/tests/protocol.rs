@@ -1,7 +1,9 @@
 //! The wire protocol as a real driver sees it: a sledgres server started in-process on an
 //! ephemeral port, driven by tokio-postgres (simple queries, and prepared statements with
 //! binary parameters and results) and, for the negotiation details drivers hide, raw bytes.
-//! Expected values, tags and SQLSTATEs are PostgreSQL 15's.
+//! Expected values, tags and SQLSTATEs are PostgreSQL 15's. Most tests use a multi-threaded
+//! runtime like the binary (session calls run via `block_in_place`); one uses the
+//! current-thread runtime, where they go to the blocking pool instead.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -78,7 +80,7 @@ impl<'a> FromSql<'a> for RawNumeric {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simple_query_create_insert_select() {
     let server = server().await;
     let client = connect(&server).await;
@@ -112,7 +114,7 @@ async fn simple_query_create_insert_select() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepared_statements_use_binary_formats() {
     let server = server().await;
     let client = connect(&server).await;
@@ -197,7 +199,7 @@ async fn prepared_statements_use_binary_formats() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_parameter_types_are_honoured() {
     let server = server().await;
     let client = connect(&server).await;
@@ -212,7 +214,7 @@ async fn client_parameter_types_are_honoured() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_carry_sqlstate_and_position() {
     let server = server().await;
     let client = connect(&server).await;
@@ -253,7 +255,7 @@ async fn errors_carry_sqlstate_and_position() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_transaction_block_until_rollback() {
     let server = server().await;
     let client = connect(&server).await;
@@ -298,7 +300,7 @@ async fn failed_transaction_block_until_rollback() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portals_suspend_and_resume() {
     let server = server().await;
     let mut client = connect(&server).await;
@@ -323,7 +325,7 @@ async fn portals_suspend_and_resume() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_results_stream() {
     let server = server().await;
     let client = connect(&server).await;
@@ -347,7 +349,7 @@ async fn large_results_stream() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_mid_transaction_rolls_back() {
     let server = server().await;
     let setup = connect(&server).await;
@@ -379,7 +381,7 @@ async fn disconnect_mid_transaction_rolls_back() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn startup_reports_parameters() {
     let server = server().await;
     let client = connect(&server).await;
@@ -417,7 +419,7 @@ fn startup_packet() -> Vec<u8> {
     packet
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssl_and_gss_requests_are_refused_then_startup_proceeds() {
     let server = server().await;
     let mut sock = TcpStream::connect(server.addr).await.unwrap();
@@ -448,7 +450,7 @@ async fn ssl_and_gss_requests_are_refused_then_startup_proceeds() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn ready_for_query_reports_transaction_status() {
     let server = server().await;
     let mut sock = TcpStream::connect(server.addr).await.unwrap();
@@ -484,7 +486,7 @@ async fn ready_for_query_reports_transaction_status() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_request_stops_a_running_statement() {
     let server = server().await;
     let client = connect(&server).await;
@@ -516,7 +518,7 @@ async fn cancel_request_stops_a_running_statement() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_rolls_back_open_transactions_and_keeps_commits() {
     let dir = tempfile::tempdir().unwrap();
     let config = sledgres::ServerConfig {
@@ -547,7 +549,7 @@ async fn shutdown_rolls_back_open_transactions_and_keeps_commits() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_serves_one_server_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let config = sledgres::ServerConfig {
@@ -563,35 +565,171 @@ async fn a_data_directory_serves_one_server_at_a_time() {
     server.shutdown().await;
 }
 
+fn frontend(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![tag];
+    m.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+fn parse(name: &str, sql: &str) -> Vec<u8> {
+    let body = [name.as_bytes(), b"\0", sql.as_bytes(), b"\0", &[0, 0]].concat();
+    frontend(b'P', &body)
+}
+
+/// Bind of the unnamed portal with text parameters.
+fn bind(stmt: &str, params: &[&str]) -> Vec<u8> {
+    let mut body = vec![0];
+    body.extend_from_slice(stmt.as_bytes());
+    body.extend_from_slice(&[0, 0, 0]);
+    body.extend_from_slice(&(params.len() as i16).to_be_bytes());
+    for p in params {
+        body.extend_from_slice(&(p.len() as i32).to_be_bytes());
+        body.extend_from_slice(p.as_bytes());
+    }
+    body.extend_from_slice(&[0, 0]);
+    frontend(b'B', &body)
+}
+
+/// Sends messages plus Sync; returns the backend message types up to ReadyForQuery and
+/// its status, with the SQLSTATE of each ErrorResponse.
+async fn pipeline(sock: &mut TcpStream, msgs: &[Vec<u8>]) -> (String, u8, Vec<String>) {
+    let mut bytes = msgs.concat();
+    bytes.extend(frontend(b'S', &[]));
+    sock.write_all(&bytes).await.unwrap();
+    let (mut tags, mut codes) = (String::new(), Vec::new());
+    loop {
+        let (tag, body) = read_message(sock).await;
+        if tag == b'Z' {
+            return (tags, body[0], codes);
+        }
+        if tag == b'E' {
+            let code = body
+                .split(|b| *b == 0)
+                .find(|f| f.first() == Some(&b'C'))
+                .map(|f| String::from_utf8_lossy(&f[1..]).to_string())
+                .unwrap_or_default();
+            codes.push(code);
+        }
+        tags.push(tag as char);
+    }
+}
+
+/// Message sequences compared with PostgreSQL 15 answering the same bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
-async fn zz_timing() {
+async fn extended_protocol_message_flow_matches_postgres() {
     let server = server().await;
-    let client = connect(&server).await;
-    let t = std::time::Instant::now();
-    for _ in 0..2000 {
-        client.simple_query("SELECT 1").await.unwrap();
+    let mut sock = TcpStream::connect(server.addr).await.unwrap();
+    sock.write_all(&startup_packet()).await.unwrap();
+    while read_message(&mut sock).await.0 != b'Z' {}
+    let describe_stmt = frontend(b'D', b"S\0");
+    let describe_portal = frontend(b'D', b"P\0");
+    let execute = frontend(b'E', &[0, 0, 0, 0, 0]);
+
+    // Empty query: NoData descriptions, EmptyQueryResponse.
+    let r = pipeline(
+        &mut sock,
+        &[
+            parse("", ""),
+            describe_stmt.clone(),
+            bind("", &[]),
+            describe_portal.clone(),
+            execute.clone(),
+        ],
+    )
+    .await;
+    assert_eq!((r.0.as_str(), r.1), ("1tn2nI", b'I'));
+    // A statement without result columns: ParameterDescription + NoData, not RowDescription.
+    let r = pipeline(
+        &mut sock,
+        &[
+            parse("", "CREATE TABLE e (a int)"),
+            bind("", &[]),
+            execute.clone(),
+        ],
+    )
+    .await;
+    assert_eq!((r.0.as_str(), r.1), ("12C", b'I'));
+    let r = pipeline(
+        &mut sock,
+        &[
+            parse("ins", "INSERT INTO e VALUES ($1)"),
+            describe_stmt.clone(),
+            bind("ins", &["5"]),
+            execute.clone(),
+            execute.clone(),
+        ],
+    )
+    .await;
+    assert_eq!((r.0.as_str(), r.1), ("1tn2CE", b'I'));
+    assert_eq!(r.2, vec!["55000"]);
+    // Errors: everything up to Sync is skipped, then ReadyForQuery.
+    let r = pipeline(
+        &mut sock,
+        &[
+            parse("", "SELECT 1; SELECT 2"),
+            bind("", &[]),
+            execute.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (r.0.as_str(), r.1, r.2),
+        ("E".into(), b'I', vec!["42601".to_string()])
+    );
+    let r = pipeline(&mut sock, &[parse("ins", "SELECT 1")]).await;
+    assert_eq!(r.2, vec!["42P05"]);
+    let r = pipeline(&mut sock, &[bind("ins", &["1", "2"])]).await;
+    assert_eq!(r.2, vec!["08P01"]);
+    let r = pipeline(&mut sock, &[bind("nosuch", &[])]).await;
+    assert_eq!(r.2, vec!["26000"]);
+    let r = pipeline(&mut sock, &[bind("ins", &["abc"]), execute.clone()]).await;
+    assert_eq!((r.0.as_str(), r.2), ("E", vec!["22P02".to_string()]));
+    let r = pipeline(&mut sock, &[frontend(b'E', b"nope\0\0\0\0\0")]).await;
+    assert_eq!(r.2, vec!["34000"]);
+    // Inside a block an error leaves status E until ROLLBACK.
+    let r = pipeline(
+        &mut sock,
+        &[
+            parse("", "BEGIN"),
+            bind("", &[]),
+            execute.clone(),
+            bind("ins", &["x"]),
+        ],
+    )
+    .await;
+    assert_eq!((r.0.as_str(), r.1), ("12CE", b'E'));
+    let r = pipeline(
+        &mut sock,
+        &[parse("", "ROLLBACK"), bind("", &[]), execute.clone()],
+    )
+    .await;
+    assert_eq!((r.0.as_str(), r.1), ("12C", b'I'));
+    // Outside a block, an error before Sync rolls back the batch's implicit transaction,
+    // including what succeeded before it.
+    let r = pipeline(&mut sock, &[bind("ins", &["5"]), execute.clone()]).await;
+    assert_eq!((r.0.as_str(), r.1), ("2C", b'I'));
+    let r = pipeline(
+        &mut sock,
+        &[bind("ins", &["7"]), execute.clone(), bind("ins", &["x"])],
+    )
+    .await;
+    assert_eq!((r.0.as_str(), r.1), ("2CE", b'I'));
+    sock.write_all(&frontend(b'Q', b"SELECT count(*) FROM e\0"))
+        .await
+        .unwrap();
+    let mut data = Vec::new();
+    loop {
+        let (tag, body) = read_message(&mut sock).await;
+        if tag == b'D' {
+            data = body;
+        }
+        if tag == b'Z' {
+            break;
+        }
     }
-    eprintln!("simple SELECT 1: {:?}/q", t.elapsed() / 2000);
-    let db = sledgres_planner::Database::open_temporary().unwrap();
-    let h = sledgres::session_state::SessionHandle::open(db, Default::default()).await.unwrap();
-    let t = std::time::Instant::now();
-    for _ in 0..2000 {
-        h.run(|_c| Ok(())).await.unwrap();
-    }
-    eprintln!("empty hop: {:?}", t.elapsed() / 2000);
-    let t = std::time::Instant::now();
-    for _ in 0..2000 {
-        h.run(|c| {
-            let s = c.session()?;
-            let st = s.parse("SELECT 1")?.remove(0);
-            let p = s.prepare(&st, &[])?;
-            if let sledgres_planner::QueryResult::Rows(mut cur) = s.execute(&p, vec![])? {
-                while s.fetch(&mut cur, 0)?.is_some() {}
-            }
-            s.end_batch()?;
-            Ok(())
-        }).await.unwrap();
-    }
-    eprintln!("session SELECT 1 in one hop: {:?}", t.elapsed() / 2000);
+    // One column, length 1, "1": only the row committed by its own Sync.
+    assert_eq!(data, vec![0, 1, 0, 0, 0, 1, b'1']);
+    drop(sock);
+    server.shutdown().await;
 }

@@ -90,6 +90,18 @@ pub fn index_entry_key(
     k
 }
 
+/// The length of the *space* prefix of a row or index user key: `02 table` for rows,
+/// `03 table index` for index entries (SSI keeps its read markers per space, see `ssi.rs`).
+/// `None` for other keys (catalog, locks), which SSI ignores.
+pub fn space_len(key: &[u8]) -> Option<usize> {
+    let len = match *key.first()? {
+        ROW => 5,
+        INDEX => 9,
+        _ => return None,
+    };
+    (key.len() >= len).then_some(len)
+}
+
 pub fn table_name_lock(schema: &str, name: &str) -> Vec<u8> {
     let mut k = vec![TABLE_NAME_LOCK];
     keycode::encode_values(

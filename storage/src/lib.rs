@@ -28,15 +28,22 @@ mod keys;
 pub mod kv;
 mod lock;
 mod mvcc;
+mod ssi;
 pub mod store;
 pub mod transaction;
 pub mod types;
 
+#[cfg(test)]
+mod rowlock_tests;
+#[cfg(test)]
+mod ssi_tests;
 #[cfg(test)]
 mod txn_tests;
 
 pub use catalog::{ColumnDef, IndexDef, IndexId, TableDef, TableId};
 pub use error::{Error, Result};
 pub use store::{IsolationLevel, Store, TxnOptions};
-pub use transaction::{KeyRange, RowIter, RowKey, RowLockOutcome, Savepoint, Transaction};
+pub use transaction::{
+    KeyRange, RowIter, RowKey, RowLockMode, RowLockOutcome, Savepoint, Transaction, WaitPolicy,
+};
 pub use types::{DataType, Numeric, Row, Value};

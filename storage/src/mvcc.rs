@@ -25,7 +25,11 @@
 //!   is merged lazily with the buffer, which is read in small chunks under its mutex, so memory
 //!   does not grow with the table and the statement may write while it scans.
 //!
-//! Not yet: SSI read markers (scans will record their key range here), spilling a huge buffer to disk, and vacuum of versions older than the oldest snapshot.
+//! - **Skipped versions are reported** on request (for SSI, see `ssi.rs`): a serializable
+//!   reader must learn about every committed version newer than its snapshot that it passed
+//!   over, since each one is a read-write antidependency.
+//!
+//! Not yet: spilling a huge buffer to disk.
 
 use crate::error::Result;
 use crate::keycode::prefix_successor;
@@ -209,6 +213,36 @@ pub fn read_committed(
     Ok(None)
 }
 
+/// A committed version: its timestamp and payload (`None` = tombstone).
+pub type Version = (u64, Option<Vec<u8>>);
+
+/// Like [`read_committed`], also returning the timestamp of the newest version newer than
+/// `read_ts` (one the snapshot skips), if any.
+pub fn read_committed_tracking(
+    kv: &dyn Kv,
+    key: &[u8],
+    read_ts: u64,
+) -> Result<(Option<Version>, Option<u64>)> {
+    let Some(end) = prefix_successor(key) else {
+        return Ok((None, None));
+    };
+    let mut newer = None;
+    for item in kv.scan(keys::versioned(key, u64::MAX)..end) {
+        let (k, v) = item?;
+        match keys::split_version(&k) {
+            Some((user, ts)) if user == key => {
+                if ts > read_ts {
+                    newer.get_or_insert(ts);
+                    continue;
+                }
+                return Ok((Some((ts, keys::decode_version_value(&v))), newer));
+            }
+            _ => break,
+        }
+    }
+    Ok((None, newer))
+}
+
 /// The payload of `key` as `view` sees it, `None` if absent or deleted.
 pub fn read(
     kv: &dyn Kv,
@@ -234,18 +268,46 @@ pub struct Scan {
     view: ReadView,
 }
 
+/// Commit timestamps of versions a tracking scan skipped because they are newer than its
+/// snapshot (drained by the reader, see [`Scan::new_tracking`]).
+pub type Skipped = Arc<Mutex<Vec<u64>>>;
+
 impl Scan {
+    /// A scan that also records the commit timestamp of every version it skips for being
+    /// newer than the snapshot (SSI needs them).
+    pub fn new_tracking(
+        kv: &dyn Kv,
+        buffer: Arc<Mutex<WriteBuffer>>,
+        range: Range<Vec<u8>>,
+        view: ReadView,
+    ) -> (Scan, Skipped) {
+        let skipped = Skipped::default();
+        let scan = Scan::build(kv, buffer, range, view, Some(skipped.clone()));
+        (scan, skipped)
+    }
+
     pub fn new(
         kv: &dyn Kv,
         buffer: Arc<Mutex<WriteBuffer>>,
         range: Range<Vec<u8>>,
         view: ReadView,
     ) -> Scan {
+        Scan::build(kv, buffer, range, view, None)
+    }
+
+    fn build(
+        kv: &dyn Kv,
+        buffer: Arc<Mutex<WriteBuffer>>,
+        range: Range<Vec<u8>>,
+        view: ReadView,
+        skipped: Option<Skipped>,
+    ) -> Scan {
         Scan {
             committed: Committed {
                 inner: kv.scan(range.clone()),
                 read_ts: view.read_ts,
                 last: None,
+                skipped,
             }
             .peekable(),
             buffer,
@@ -322,6 +384,8 @@ struct Committed {
     read_ts: u64,
     /// The user key whose visible version was already produced (older ones are skipped).
     last: Option<Vec<u8>>,
+    /// Where to record versions skipped for being newer than `read_ts`, if wanted.
+    skipped: Option<Skipped>,
 }
 
 impl Iterator for Committed {
@@ -335,7 +399,13 @@ impl Iterator for Committed {
             let Some((user, ts)) = keys::split_version(&k) else {
                 continue;
             };
-            if ts > self.read_ts || self.last.as_deref() == Some(user) {
+            if ts > self.read_ts {
+                if let Some(s) = &self.skipped {
+                    s.lock().push(ts);
+                }
+                continue;
+            }
+            if self.last.as_deref() == Some(user) {
                 continue;
             }
             // Reuse the buffers: this runs once per row of every scan.

@@ -13,6 +13,7 @@ use crate::commit::Committer;
 use crate::error::{Error, Result};
 use crate::kv::{Kv, MemoryKv, SledKv};
 use crate::lock::LockManager;
+use crate::ssi::Ssi;
 use crate::transaction::{CatalogList, Transaction};
 use parking_lot::Mutex;
 use std::fs::File;
@@ -56,6 +57,8 @@ pub(crate) struct StoreInner {
     pub kv: Arc<dyn Kv>,
     pub committer: Committer,
     pub locks: LockManager,
+    /// Serializable snapshot isolation's read markers and conflict graph.
+    pub ssi: Ssi,
     pub next_txn_id: AtomicU64,
     /// The committed catalog as of the newest DDL commit: (that commit's ts, tables).
     pub catalog_cache: Mutex<Option<(u64, CatalogList)>>,
@@ -107,6 +110,7 @@ impl Store {
                 kv,
                 committer,
                 locks: LockManager::default(),
+                ssi: Ssi::default(),
                 next_txn_id: AtomicU64::new(1),
                 catalog_cache: Mutex::new(None),
                 _dir_lock: dir_lock,

@@ -45,8 +45,10 @@ use crate::catalog::{IndexDef, IndexId, TableDef, TableId};
 use crate::error::{Error, Result};
 use crate::keycode::{self, prefix_successor};
 use crate::keys;
-use crate::lock::WaitPolicy;
+use crate::lock::{Acquired, WaitLimits};
+pub use crate::lock::RowLockMode;
 use crate::mvcc::{self, ReadView, WriteBuffer};
+use crate::ssi::Ssi;
 use crate::store::{IsolationLevel, StoreInner, TxnOptions};
 use crate::types::{Row, Value};
 use parking_lot::Mutex;
@@ -105,8 +107,35 @@ impl KeyRange {
 /// A list of table definitions shared between transactions (see `Transaction::catalog`).
 pub(crate) type CatalogList = Arc<Vec<Arc<TableDef>>>;
 
+/// (user key, payload) pairs of a scan, in key order.
+type EntryIter = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + Send>;
+
 /// Rows in key order, streaming: memory does not grow with the table.
 pub type RowIter = Box<dyn Iterator<Item = Result<(RowKey, Row)>> + Send>;
+
+/// What a row lock request does when the row is locked in a conflicting mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WaitPolicy {
+    /// Wait for the holders to end (bounded by lock_timeout, cancel and deadlock detection).
+    #[default]
+    Block,
+    /// `NOWAIT`: fail at once with `Error::LockNotAvailable`.
+    NoWait,
+    /// `SKIP LOCKED`: report the row as skipped.
+    SkipLocked,
+}
+
+impl RowLockMode {
+    /// The SQL spelling (for error messages).
+    pub fn sql(self) -> &'static str {
+        match self {
+            RowLockMode::KeyShare => "FOR KEY SHARE",
+            RowLockMode::Share => "FOR SHARE",
+            RowLockMode::NoKeyUpdate => "FOR NO KEY UPDATE",
+            RowLockMode::Update => "FOR UPDATE",
+        }
+    }
+}
 
 /// What `lock_row` found once it held the row's write lock.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,7 +160,7 @@ struct TxnInner {
     opts: TxnOptions,
     buffer: Arc<Mutex<WriteBuffer>>,
     state: Mutex<TxnState>,
-    policy: Mutex<WaitPolicy>,
+    policy: Mutex<WaitLimits>,
 }
 
 struct TxnState {
@@ -150,6 +179,9 @@ impl Drop for TxnInner {
     /// A transaction dropped without commit (a session that went away) rolls back: its
     /// buffer goes with it, its locks are released here.
     fn drop(&mut self) {
+        if !self.state.get_mut().finished && self.opts.isolation == IsolationLevel::Serializable {
+            self.store.ssi.aborted(self.id);
+        }
         let held = std::mem::take(&mut self.state.get_mut().held);
         for key in held {
             self.store.locks.release(&key, self.id);
@@ -192,7 +224,7 @@ impl Transaction {
                     wrote_catalog: false,
                     finished: false,
                 }),
-                policy: Mutex::new(WaitPolicy::default()),
+                policy: Mutex::new(WaitLimits::default()),
             }),
         }
     }
@@ -229,25 +261,46 @@ impl Transaction {
         if !self.finish() {
             return Ok(());
         }
+        let ssi = self.ssi();
+        if let Some(ssi) = ssi {
+            if let Err(e) = ssi.pre_commit(self.inner.id) {
+                drop(self.inner.buffer.lock().drain());
+                ssi.aborted(self.inner.id);
+                self.release_locks();
+                return Err(e);
+            }
+        }
         let writes: Vec<_> = self.inner.buffer.lock().drain().collect();
         let ddl = self.inner.state.lock().wrote_catalog;
         let result = if writes.is_empty() {
-            Ok(())
+            Ok(None)
         } else {
             self.inner
                 .store
                 .committer
                 .commit(writes.into_iter(), ddl)
-                .map(|ts| tracing::debug!(txn = self.id(), ts, "committed"))
+                .map(|ts| {
+                    tracing::debug!(txn = self.id(), ts, "committed");
+                    Some(ts)
+                })
         };
+        if let Some(ssi) = ssi {
+            match result {
+                Ok(ts) => ssi.committed(self.inner.id, ts),
+                Err(_) => ssi.aborted(self.inner.id),
+            }
+        }
         self.release_locks();
-        result
+        result.map(|_| ())
     }
 
     /// Discards every write; releases locks.
     pub fn rollback(&self) -> Result<()> {
         if self.finish() {
             drop(self.inner.buffer.lock().drain());
+            if let Some(ssi) = self.ssi() {
+                ssi.aborted(self.inner.id);
+            }
             self.release_locks();
         }
         Ok(())
@@ -276,6 +329,14 @@ impl Transaction {
         }
         let read_ts = match st.read_ts {
             Some(ts) => ts,
+            None if self.isolation() == IsolationLevel::Serializable => {
+                // Registering with SSI (and, for READ ONLY DEFERRABLE, waiting for a safe
+                // snapshot) happens without our state lock held.
+                drop(st);
+                let ts = self.serializable_snapshot()?;
+                st = self.inner.state.lock();
+                *st.read_ts.get_or_insert(ts)
+            }
             None => {
                 let ts = self.inner.store.committer.visible_ts();
                 st.read_ts = Some(ts);
@@ -286,6 +347,19 @@ impl Transaction {
             read_ts,
             seq: st.seq,
         })
+    }
+
+    /// Takes a SERIALIZABLE snapshot, registered with SSI.
+    fn serializable_snapshot(&self) -> Result<u64> {
+        let store = &self.inner.store;
+        let take = || store.committer.visible_ts();
+        let opts = self.inner.opts;
+        if opts.read_only && opts.deferrable {
+            let policy = self.inner.policy.lock().clone();
+            store.ssi.begin_deferrable(self.inner.id, take, &policy)
+        } else {
+            Ok(store.ssi.begin(self.inner.id, opts.read_only, take))
+        }
     }
 
     /// The view used for catalog reads: the snapshot plus every own write.
@@ -307,23 +381,90 @@ impl Transaction {
         &*self.inner.store.kv
     }
 
-    fn put(&self, key: Vec<u8>, value: Option<Vec<u8>>) {
+    /// Buffers a write. At SERIALIZABLE the write is first checked against other
+    /// transactions' read markers (see `ssi.rs`).
+    fn put(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
+        if let Some(ssi) = self.ssi() {
+            ssi.write(self.inner.id, &key)?;
+        }
         let seq = self.inner.state.lock().seq;
         self.inner.buffer.lock().put(key, seq, value);
+        Ok(())
+    }
+
+    /// The SSI tracker, if this transaction is SERIALIZABLE.
+    fn ssi(&self) -> Option<&Ssi> {
+        (self.isolation() == IsolationLevel::Serializable).then_some(&self.inner.store.ssi)
+    }
+
+    /// A point read at the snapshot; at SERIALIZABLE also leaves a read marker on the key and
+    /// reports skipped newer versions.
+    fn read_point(&self, key: &[u8], view: ReadView) -> Result<Option<Vec<u8>>> {
+        let Some(ssi) = self.ssi() else {
+            return mvcc::read(self.kv(), &self.inner.buffer, key, view);
+        };
+        ssi.read_key(self.inner.id, key)?;
+        if let Some(own) = self.inner.buffer.lock().get(key, view) {
+            return Ok(own.map(|v| v.to_vec()));
+        }
+        let (found, newer) = mvcc::read_committed_tracking(self.kv(), key, view.read_ts)?;
+        if let Some(ts) = newer {
+            ssi.read_newer(self.inner.id, ts)?;
+        }
+        Ok(found.and_then(|(_, v)| v))
+    }
+
+    /// A scan of `range` at the current view; at SERIALIZABLE it marks the range and reports
+    /// every skipped newer version as it goes.
+    fn scan_tracked(
+        &self,
+        range: Range<Vec<u8>>,
+        view: ReadView,
+    ) -> Result<EntryIter> {
+        if self.ssi().is_none() {
+            return Ok(Box::new(mvcc::Scan::new(
+                self.kv(),
+                self.inner.buffer.clone(),
+                range,
+                view,
+            )));
+        }
+        self.inner.store.ssi.read_range(self.inner.id, &range)?;
+        let (mut scan, skipped) =
+            mvcc::Scan::new_tracking(self.kv(), self.inner.buffer.clone(), range, view);
+        let store = self.inner.store.clone();
+        let id = self.inner.id;
+        Ok(Box::new(std::iter::from_fn(move || {
+            let item = scan.next();
+            let newer = std::mem::take(&mut *skipped.lock());
+            for ts in newer {
+                if let Err(e) = store.ssi.read_newer(id, ts) {
+                    return Some(Err(e));
+                }
+            }
+            item
+        })))
     }
 
     /// Takes the write lock on `key`, waiting for a concurrent holder.
     fn lock(&self, key: &[u8]) -> Result<()> {
+        self.lock_mode(key, RowLockMode::Update, true).map(|_| ())
+    }
+
+    /// Takes the lock on `key` in `mode`; with `wait` false returns false instead of waiting.
+    fn lock_mode(&self, key: &[u8], mode: RowLockMode, wait: bool) -> Result<bool> {
         let policy = self.inner.policy.lock().clone();
-        if self
+        match self
             .inner
             .store
             .locks
-            .acquire(key, self.inner.id, &policy)?
+            .acquire_mode(key, self.inner.id, mode, &policy, wait)?
         {
-            self.inner.state.lock().held.push(key.to_vec());
+            Acquired::New => self.inner.state.lock().held.push(key.to_vec()),
+            Acquired::Held => {}
+            Acquired::WouldBlock => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The newest version of a locked key we may write relative to: an own write, else the
@@ -388,16 +529,15 @@ impl Transaction {
             .ok_or_else(|| Error::UndefinedTable(format!("with OID {table}")))
     }
 
-    fn put_catalog(&self, key: Vec<u8>, value: Option<Vec<u8>>) {
+    fn put_catalog(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
         self.inner.state.lock().wrote_catalog = true;
-        self.put(key, value);
+        self.put(key, value)
     }
 
     fn write_table_def(&self, def: &TableDef) -> Result<()> {
         let bytes = postcard::to_stdvec(def)
             .map_err(|e| Error::Internal(format!("encoding table: {e}")))?;
-        self.put_catalog(keys::catalog_key(def.id), Some(bytes));
-        Ok(())
+        self.put_catalog(keys::catalog_key(def.id), Some(bytes))
     }
 
     fn primary_key_bytes(def: &TableDef, row: &Row) -> Result<Vec<u8>> {
@@ -490,7 +630,7 @@ impl Transaction {
     fn rows(&self, table: TableId, range: Range<Vec<u8>>) -> Result<RowIter> {
         let view = self.view()?;
         let prefix_len = keys::table_prefix(table).len();
-        let scan = mvcc::Scan::new(self.kv(), self.inner.buffer.clone(), range, view);
+        let scan = self.scan_tracked(range, view)?;
         Ok(Box::new(scan.map(move |item| {
             let (key, bytes) = item?;
             Ok((RowKey(key[prefix_len..].to_vec()), decode_row(&bytes)?))
@@ -551,8 +691,7 @@ impl Transaction {
         if self.current_version(&key, self.view()?)?.is_none() {
             return Err(Error::UndefinedTable(def.name.clone()));
         }
-        self.put_catalog(key, None);
-        Ok(())
+        self.put_catalog(key, None)
     }
     /// Creates and fills an index; `Error::UniqueViolation` if `unique` and existing rows clash.
     pub fn create_index(&self, table: TableId, mut idx: IndexDef) -> Result<IndexId> {
@@ -599,7 +738,7 @@ impl Transaction {
             self.put(
                 Self::index_entry(&def, &idx, &row, &key[prefix.len()..])?,
                 Some(Vec::new()),
-            );
+            )?;
         }
         let id = idx.id;
         def.indexes.push(idx);
@@ -657,15 +796,14 @@ impl Transaction {
         let prefix = keys::index_prefix(table, index);
         let bytes = range.to_bytes(&prefix)?;
         let view = self.view()?;
-        let kv = self.inner.store.kv.clone();
-        let buffer = self.inner.buffer.clone();
-        let entries = mvcc::Scan::new(&*kv, buffer.clone(), bytes, view);
+        let entries = self.scan_tracked(bytes, view)?;
+        let txn = self.clone();
         Ok(Box::new(entries.filter_map(move |item| {
             let read = || -> Result<Option<(RowKey, Row)>> {
                 let (entry, _) = item?;
                 let cols = keycode::skip_values(&entry[prefix.len()..], ncols)?;
                 let row_key = entry[prefix.len() + cols..].to_vec();
-                let row = mvcc::read(&*kv, &buffer, &keys::row_key(table, &row_key), view)?;
+                let row = txn.read_point(&keys::row_key(table, &row_key), view)?;
                 // An entry without its row would be a bug; skip rather than fail the query.
                 row.map(|r| Ok((RowKey(row_key), decode_row(&r)?)))
                     .transpose()
@@ -682,12 +820,7 @@ impl Transaction {
         let view = self.view()?;
         let mut rk = Vec::new();
         keycode::encode_values(key, &mut rk);
-        let row = mvcc::read(
-            self.kv(),
-            &self.inner.buffer,
-            &keys::row_key(table, &rk),
-            view,
-        )?;
+        let row = self.read_point(&keys::row_key(table, &rk), view)?;
         row.map(|r| Ok((RowKey(rk), decode_row(&r)?))).transpose()
     }
 
@@ -736,23 +869,56 @@ impl Transaction {
             self.check_unique(&def, idx, &row)?;
         }
         for idx in &def.indexes {
-            self.put(Self::index_entry(&def, idx, &row, &rk)?, Some(Vec::new()));
+            self.put(Self::index_entry(&def, idx, &row, &rk)?, Some(Vec::new()))?;
         }
-        self.put(keys::row_key(table, &rk), Some(encode_row(&row)?));
+        self.put(keys::row_key(table, &rk), Some(encode_row(&row)?))?;
         Ok(RowKey(rk))
     }
-    /// Takes the write lock on a row the statement read, waiting for a concurrent writer.
+    /// Takes the write lock on a row the statement read (FOR NO KEY UPDATE strength; a
+    /// delete or key change upgrades it), waiting for a concurrent writer.
     pub fn lock_row(&self, table: TableId, key: &RowKey) -> Result<RowLockOutcome> {
         let view = self.view()?;
         let ukey = keys::row_key(table, &key.0);
-        self.lock(&ukey)?;
-        if let Some(own) = self.inner.buffer.lock().get(&ukey, ReadView::LATEST) {
+        self.lock_mode(&ukey, RowLockMode::NoKeyUpdate, true)?;
+        self.locked_row_outcome(&ukey, view)
+    }
+
+    /// `SELECT … FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE` on a row the statement read.
+    /// `WaitPolicy::NoWait` fails at once with `Error::LockNotAvailable` if the lock is not
+    /// free; `WaitPolicy::SkipLocked` returns `None` (skip the row). Once locked, the same
+    /// rules as [`Transaction::lock_row`] apply (40001 at REPEATABLE READ / SERIALIZABLE if
+    /// the row changed after the snapshot; the newer version or `Deleted` at READ COMMITTED).
+    pub fn lock_row_with(
+        &self,
+        table: TableId,
+        key: &RowKey,
+        mode: RowLockMode,
+        wait: WaitPolicy,
+    ) -> Result<Option<RowLockOutcome>> {
+        self.check_writable(&format!("SELECT {}", mode.sql()))?;
+        let view = self.view()?;
+        let ukey = keys::row_key(table, &key.0);
+        if !self.lock_mode(&ukey, mode, wait == WaitPolicy::Block)? {
+            return match wait {
+                WaitPolicy::SkipLocked => Ok(None),
+                _ => Err(Error::LockNotAvailable(format!(
+                    "could not obtain lock on row in relation \"{}\"",
+                    self.table(table)?.name
+                ))),
+            };
+        }
+        self.locked_row_outcome(&ukey, view).map(Some)
+    }
+
+    /// What a transaction that just locked `ukey` must do with it (see [`RowLockOutcome`]).
+    fn locked_row_outcome(&self, ukey: &[u8], view: ReadView) -> Result<RowLockOutcome> {
+        if let Some(own) = self.inner.buffer.lock().get(ukey, ReadView::LATEST) {
             return Ok(match own {
                 Some(_) => RowLockOutcome::Unchanged,
                 None => RowLockOutcome::Deleted,
             });
         }
-        match mvcc::read_committed(self.kv(), &ukey, u64::MAX)? {
+        match mvcc::read_committed(self.kv(), ukey, u64::MAX)? {
             Some((ts, v)) if ts > view.read_ts => {
                 if self.isolation() != IsolationLevel::ReadCommitted {
                     return Err(serialization_failure(v.is_none()));
@@ -776,18 +942,38 @@ impl Transaction {
             return Err(Error::Internal("row width does not match the table".into()));
         }
         let old_key = keys::row_key(table, &key.0);
-        self.lock(&old_key)?;
-        let Some(old_bytes) = self.current_version(&old_key, view)? else {
-            // Deleted concurrently (READ COMMITTED): nothing left to update.
-            return Ok(key.clone());
-        };
-        let old = decode_row(&old_bytes)?;
         let new_rk = if def.primary_key.is_empty() {
             key.0.clone()
         } else {
             Self::primary_key_bytes(&def, &row)?
         };
         let moved = new_rk != key.0;
+        // A key change locks FOR UPDATE, any other update FOR NO KEY UPDATE (as PostgreSQL
+        // does: FOR KEY SHARE holders, e.g. foreign key checks, only block key changes).
+        let mode = if moved {
+            RowLockMode::Update
+        } else {
+            RowLockMode::NoKeyUpdate
+        };
+        self.lock_mode(&old_key, mode, true)?;
+        let Some(old_bytes) = self.current_version(&old_key, view)? else {
+            // Deleted concurrently (READ COMMITTED): nothing left to update.
+            return Ok(key.clone());
+        };
+        let old = decode_row(&old_bytes)?;
+        let unique_change = def.indexes.iter().any(|idx| {
+            idx.unique
+                && idx
+                    .columns
+                    .iter()
+                    .any(|&c| match (old.get(c), row.get(c)) {
+                        (Some(a), Some(b)) => a.cmp_same_type(b) != std::cmp::Ordering::Equal,
+                        _ => true,
+                    })
+        });
+        if unique_change {
+            self.lock_mode(&old_key, RowLockMode::Update, true)?;
+        }
         if moved {
             let new_key = keys::row_key(table, &new_rk);
             self.lock(&new_key)?;
@@ -806,7 +992,7 @@ impl Transaction {
             let new_entry = Self::index_entry(&def, idx, &row, &new_rk)?;
             if old_entry != new_entry {
                 self.lock_unique_value(&def, idx, &old)?;
-                self.put(old_entry, None);
+                self.put(old_entry, None)?;
                 changed.push((idx, new_entry));
             }
         }
@@ -814,15 +1000,15 @@ impl Transaction {
             if idx.unique {
                 self.check_unique(&def, idx, &row)?;
             }
-            self.put(new_entry, Some(Vec::new()));
+            self.put(new_entry, Some(Vec::new()))?;
         }
         if moved {
-            self.put(old_key, None);
+            self.put(old_key, None)?;
         }
-        self.put(keys::row_key(table, &new_rk), Some(encode_row(&row)?));
+        self.put(keys::row_key(table, &new_rk), Some(encode_row(&row)?))?;
         Ok(RowKey(new_rk))
     }
-    /// Deletes a row (locking it first if `lock_row` was not called).
+    /// Deletes a row (locking it FOR UPDATE first, upgrading a `lock_row` lock).
     pub fn delete(&self, table: TableId, key: &RowKey) -> Result<()> {
         self.check_writable("DELETE")?;
         let view = self.view()?;
@@ -835,9 +1021,9 @@ impl Transaction {
         let old = decode_row(&old_bytes)?;
         for idx in &def.indexes {
             self.lock_unique_value(&def, idx, &old)?;
-            self.put(Self::index_entry(&def, idx, &old, &key.0)?, None);
+            self.put(Self::index_entry(&def, idx, &old, &key.0)?, None)?;
         }
-        self.put(ukey, None);
+        self.put(ukey, None)?;
         Ok(())
     }
 }

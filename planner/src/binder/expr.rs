@@ -7,8 +7,29 @@ use crate::scalar::{self, BinaryOp, CastContext, UnaryOp};
 use sledgres_storage::{DataType, Value};
 use sqlparser::ast;
 
+/// How deeply expressions may nest (subqueries included).
+const MAX_EXPR_DEPTH: usize = 200;
+
 impl Binder<'_> {
     pub(crate) fn bind_expr(&mut self, e: &ast::Expr) -> Result<Expr> {
+        // Binding, planning and evaluation all recurse over the expression tree: bound the
+        // depth so a pathological expression fails cleanly instead of overflowing the stack.
+        if self.depth >= MAX_EXPR_DEPTH {
+            return Err(Error::new(
+                ErrorKind::FeatureNotSupported,
+                "expression is too deeply nested",
+            )
+            .with_hint(format!(
+                "Expressions may nest at most {MAX_EXPR_DEPTH} levels deep."
+            )));
+        }
+        self.depth += 1;
+        let r = crate::grow_stack(|| self.bind_expr_inner(e));
+        self.depth -= 1;
+        r
+    }
+
+    fn bind_expr_inner(&mut self, e: &ast::Expr) -> Result<Expr> {
         use ast::Expr as A;
         match e {
             A::Identifier(i) => self

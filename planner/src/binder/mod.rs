@@ -105,6 +105,8 @@ pub struct Binder<'a> {
     pub(crate) last_subquery_name: Option<String>,
     /// The query string the AST came from, to turn AST spans into error positions.
     text: Option<std::sync::Arc<str>>,
+    /// Current expression nesting depth (see `expr.rs`).
+    pub(crate) depth: usize,
 }
 
 impl<'a> Binder<'a> {
@@ -118,6 +120,7 @@ impl<'a> Binder<'a> {
             ref_sinks: vec![],
             last_subquery_name: None,
             text: None,
+            depth: 0,
         }
     }
 

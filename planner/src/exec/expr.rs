@@ -136,6 +136,10 @@ impl Layout {
 }
 
 pub fn compile(e: &Expr, layout: &Layout) -> Result<PExpr> {
+    crate::grow_stack(|| compile_inner(e, layout))
+}
+
+fn compile_inner(e: &Expr, layout: &Layout) -> Result<PExpr> {
     let c = |e: &Expr| compile(e, layout);
     let cv = |v: &[Expr]| {
         v.iter()
@@ -250,6 +254,21 @@ fn compare(f: FnPtr, a: &Value, b: &Value) -> Result<Option<bool>> {
 
 impl PExpr {
     pub fn eval(&self, row: &[Value], ctx: &Arc<ExecCtx>) -> Result<Value> {
+        match self {
+            // The leaves, without the stack check: they are most of the calls.
+            PExpr::Slot(i) => {
+                return row
+                    .get(*i)
+                    .cloned()
+                    .ok_or_else(|| Error::internal("slot out of range"))
+            }
+            PExpr::Literal(v) => return Ok(v.clone()),
+            _ => {}
+        }
+        crate::grow_stack(|| self.eval_inner(row, ctx))
+    }
+
+    fn eval_inner(&self, row: &[Value], ctx: &Arc<ExecCtx>) -> Result<Value> {
         Ok(match self {
             PExpr::Slot(i) => row
                 .get(*i)

@@ -207,3 +207,77 @@ impl Operator for NestedLoopOp {
         }
     }
 }
+
+/// Index nested loop: for each left row, opens the right plan (a key-range scan whose bounds
+/// read the left row) and joins the rows it returns.
+pub struct LookupJoinOp {
+    left: BoxOp,
+    right: Arc<PhysPlan>,
+    on: Option<Arc<PExpr>>,
+    kind: JoinKind,
+    right_width: usize,
+    pending: Option<Pending>,
+    ctx: Arc<ExecCtx>,
+    count: usize,
+}
+
+impl LookupJoinOp {
+    pub fn open(node: Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<Self> {
+        let PhysPlan::LookupJoin {
+            left,
+            right,
+            on,
+            kind,
+            right_width,
+        } = &*node
+        else {
+            return Err(Error::internal("LookupJoinOp on another node"));
+        };
+        Ok(LookupJoinOp {
+            left: open(left, ctx)?,
+            right: right.clone(),
+            on: on.clone(),
+            kind: *kind,
+            right_width: *right_width,
+            pending: None,
+            ctx: ctx.clone(),
+            count: 0,
+        })
+    }
+}
+
+impl Operator for LookupJoinOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        loop {
+            if let Some(p) = &mut self.pending {
+                if let Some(out) = emit(p, &self.on, &self.ctx)? {
+                    return Ok(Some(out));
+                }
+                if let Some(p) = self.pending.take() {
+                    if !p.matched && self.kind == JoinKind::Left {
+                        return Ok(Some(pad(p.left, self.right_width)));
+                    }
+                }
+            }
+            let Some(row) = self.left.next()? else {
+                return Ok(None);
+            };
+            self.count += 1;
+            if self.count.is_multiple_of(CANCEL_CHECK_INTERVAL) {
+                self.ctx.check_cancel()?;
+            }
+            let inner = Arc::new(self.ctx.with_outer(row.clone()));
+            let mut r = open(&self.right, &inner)?;
+            let mut matches = vec![];
+            while let Some(m) = r.next()? {
+                matches.push(m);
+            }
+            self.pending = Some(Pending {
+                left: row,
+                matches: Arc::new(matches),
+                pos: 0,
+                matched: false,
+            });
+        }
+    }
+}

@@ -145,6 +145,15 @@ pub enum PhysPlan {
         kind: JoinKind,
         right_width: usize,
     },
+    /// Index nested loop: the right plan is opened once per left row, with that row as its
+    /// nearest outer row (its key bounds read the left row's columns).
+    LookupJoin {
+        left: Arc<PhysPlan>,
+        right: Arc<PhysPlan>,
+        on: Option<Arc<PExpr>>,
+        kind: JoinKind,
+        right_width: usize,
+    },
     NestedLoop {
         left: Arc<PhysPlan>,
         right: Arc<PhysPlan>,
@@ -179,6 +188,10 @@ pub enum PhysPlan {
 
 /// Compiles a logical plan; `outer` are the layouts of the enclosing queries' rows.
 pub fn compile_plan(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> {
+    crate::grow_stack(|| compile_plan_inner(plan, outer))
+}
+
+fn compile_plan_inner(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> {
     let layout_of = |p: &Plan| Layout::new(p.output_ids(), outer);
     Ok(match plan {
         Plan::Scan {
@@ -370,6 +383,24 @@ fn compile_join(
         residual.push(p.clone());
     }
     let both_layout = Layout::new(both, outer);
+    if let Plan::Scan { access, .. } = right {
+        let reads_left =
+            |e: &Expr| e.column_set().iter().any(|c| lids.contains(c));
+        if crate::optimizer::index_select::access_reads(access, &reads_left) {
+            let on = Expr::and_all(on.to_vec())
+                .map(|e| compile(&e, &both_layout).map(Arc::new))
+                .transpose()?;
+            let mut right_outer = outer.to_vec();
+            right_outer.push(lids.clone());
+            return Ok(PhysPlan::LookupJoin {
+                left: Arc::new(compile_plan(left, outer)?),
+                right: Arc::new(compile_plan(right, &right_outer)?),
+                on,
+                kind,
+                right_width,
+            });
+        }
+    }
     let residual = Expr::and_all(residual)
         .map(|e| compile(&e, &both_layout).map(Arc::new))
         .transpose()?;
@@ -425,6 +456,7 @@ pub fn open(plan: &Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
         }),
         PhysPlan::HashJoin { .. } => Box::new(join::HashJoinOp::open(plan.clone(), ctx)?),
         PhysPlan::NestedLoop { .. } => Box::new(join::NestedLoopOp::open(plan.clone(), ctx)?),
+        PhysPlan::LookupJoin { .. } => Box::new(join::LookupJoinOp::open(plan.clone(), ctx)?),
         PhysPlan::Aggregate { input, group, aggs } => Box::new(ops::aggregate(
             open(input, ctx)?,
             group.clone(),

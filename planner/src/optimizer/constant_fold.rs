@@ -63,6 +63,10 @@ fn drop_true_filters(plan: Plan) -> Result<Plan> {
 
 /// Folds bottom-up.
 pub fn fold(e: Expr) -> Result<Expr> {
+    crate::grow_stack(|| fold_inner(e))
+}
+
+fn fold_inner(e: Expr) -> Result<Expr> {
     let e = e.map_children(&mut fold)?;
     Ok(match e {
         Expr::Call(res, args, Some(op)) if args.iter().all(|a| matches!(a, Expr::Literal(..))) => {

@@ -43,7 +43,81 @@ fn rewrite(plan: Plan) -> Result<Plan> {
                 access,
             })
         }
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => {
+            let left = rewrite(*left)?;
+            let right = rewrite(*right)?;
+            let right = lookup_access(&left, right, &on);
+            Ok(Plan::Join {
+                left: Box::new(left),
+                right: Box::new(right),
+                kind,
+                on,
+            })
+        }
         other => map_inputs(other, &mut rewrite),
+    }
+}
+
+/// Index nested-loop joins: when the right input is a full scan whose key prefix the join
+/// conditions pin to values of the (much smaller) left input, give it a key-range access
+/// whose bounds read the left row. The executor then looks the matching rows up once per
+/// left row (`exec/join.rs`, LookupJoinOp) instead of hashing the whole right table.
+fn lookup_access(left: &Plan, right: Plan, on: &[Expr]) -> Plan {
+    let Plan::Scan {
+        table,
+        cols,
+        filter,
+        access: Access::Full,
+    } = right
+    else {
+        return right;
+    };
+    let left_est = super::join_order::estimate(left);
+    let right_est = super::join_order::estimate(&Plan::Scan {
+        table: table.clone(),
+        cols: cols.clone(),
+        filter: filter.clone(),
+        access: Access::Full,
+    });
+    let lids = left.output_ids();
+    let reads_left = |e: &Expr| e.column_set().iter().any(|c| lids.contains(c));
+    let candidates: Vec<Expr> = on.iter().filter(|e| reads_left(e)).cloned().collect();
+    if candidates.is_empty() || left_est * 10.0 > right_est {
+        return Plan::Scan {
+            table,
+            cols,
+            filter,
+            access: Access::Full,
+        };
+    }
+    let mut all = filter.clone();
+    all.extend(candidates);
+    let access = match choose(&table, &cols, &all) {
+        Some(a) if access_reads(&a, &reads_left) => a,
+        _ => Access::Full,
+    };
+    Plan::Scan {
+        table,
+        cols,
+        filter,
+        access,
+    }
+}
+
+/// Whether any bound of the access path satisfies `pred`.
+pub fn access_reads(a: &Access, pred: &dyn Fn(&Expr) -> bool) -> bool {
+    match a {
+        Access::Full => false,
+        Access::Range { start, end, .. } => start
+            .iter()
+            .chain(end.iter())
+            .any(|(v, _)| v.iter().any(pred)),
+        Access::InList { values, .. } => values.iter().any(pred),
     }
 }
 
@@ -98,9 +172,7 @@ fn sargs(
                     _ => continue,
                 };
                 if let Some(p) = col_pos(&args[0]) {
-                    if is_const(&args[1], cols)
-                        && compatible(t0, &table.columns[p].data_type)
-                    {
+                    if is_const(&args[1], cols) && compatible(t0, &table.columns[p].data_type) {
                         out.push(Sarg {
                             col: p,
                             op: *op,
@@ -110,9 +182,7 @@ fn sargs(
                     }
                 }
                 if let Some(p) = col_pos(&args[1]) {
-                    if is_const(&args[0], cols)
-                        && compatible(t1, &table.columns[p].data_type)
-                    {
+                    if is_const(&args[0], cols) && compatible(t1, &table.columns[p].data_type) {
                         out.push(Sarg {
                             col: p,
                             op: flipped,
@@ -129,7 +199,10 @@ fn sargs(
             } => {
                 if let Some(p) = col_pos(expr) {
                     if eq.arg_types.len() == 2
-                        && eq.arg_types.iter().all(|t| compatible(t, &table.columns[p].data_type))
+                        && eq
+                            .arg_types
+                            .iter()
+                            .all(|t| compatible(t, &table.columns[p].data_type))
                         && list.iter().all(|e| is_const(e, cols))
                     {
                         ins.push((p, list.clone()));

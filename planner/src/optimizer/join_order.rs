@@ -127,6 +127,32 @@ fn push_into(plan: Plan, preds: Vec<Expr>) -> Plan {
                 access,
             }
         }
+        // Conjuncts over the preserved (left) side of a LEFT join filter that side first.
+        Plan::Join {
+            left,
+            right,
+            kind: JoinKind::Left,
+            on,
+        } => {
+            let lids: HashSet<ColumnId> = left.output_ids().into_iter().collect();
+            let (down, up): (Vec<Expr>, Vec<Expr>) = preds.into_iter().partition(|e| {
+                let cols = e.column_set();
+                !cols.is_empty() && cols.iter().all(|c| lids.contains(c))
+            });
+            let join = Plan::Join {
+                left: Box::new(push_into(*left, down)),
+                right,
+                kind: JoinKind::Left,
+                on,
+            };
+            match Expr::and_all(up) {
+                Some(p) => Plan::Filter {
+                    input: Box::new(join),
+                    predicate: p,
+                },
+                None => join,
+            }
+        }
         other => match Expr::and_all(preds) {
             Some(p) => Plan::Filter {
                 input: Box::new(other),
@@ -138,7 +164,7 @@ fn push_into(plan: Plan, preds: Vec<Expr>) -> Plan {
 }
 
 /// Estimated output rows of a relation (no statistics: fixed selectivities).
-fn estimate(plan: &Plan) -> f64 {
+pub(super) fn estimate(plan: &Plan) -> f64 {
     match plan {
         Plan::Scan { table, filter, .. } => {
             let mut est: f64 = 1000.0;
@@ -163,6 +189,21 @@ fn estimate(plan: &Plan) -> f64 {
         }
         Plan::Values { rows, .. } => rows.len() as f64,
         Plan::Filter { input, .. } => estimate(input) * 0.4,
+        // Joins on an equality are assumed to look up at most one row per left row (foreign
+        // key to key), other joins multiply.
+        Plan::Join {
+            left, right, on, ..
+        } => {
+            let l = estimate(left);
+            if on
+                .iter()
+                .any(|e| matches!(e, Expr::Call(_, _, Some(BinaryOp::Eq))))
+            {
+                l
+            } else {
+                l * estimate(right)
+            }
+        }
         _ => 1000.0,
     }
 }

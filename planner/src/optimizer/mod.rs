@@ -13,7 +13,7 @@
 //! folding of immutable function calls (needs volatility in `scalar::`).
 
 mod constant_fold;
-mod index_select;
+pub(crate) mod index_select;
 mod join_order;
 #[cfg(test)]
 mod tests;
@@ -226,4 +226,21 @@ pub fn map_inputs(plan: Plan, f: &mut dyn FnMut(Plan) -> Result<Plan>) -> Result
             cols,
         },
     })
+}
+
+/// Calls `f` on each direct child plan.
+pub fn for_each_child(plan: &Plan, f: &mut dyn FnMut(&Plan)) {
+    match plan {
+        Plan::Scan { .. } | Plan::Values { .. } => {}
+        Plan::Filter { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Aggregate { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input } => f(input),
+        Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => {
+            f(left);
+            f(right);
+        }
+    }
 }

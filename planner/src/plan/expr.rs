@@ -191,6 +191,10 @@ impl Expr {
 
     /// Every column id the expression reads, including a subquery's outer references.
     pub fn columns(&self, out: &mut Vec<ColumnId>) {
+        crate::grow_stack(|| self.columns_inner(out))
+    }
+
+    fn columns_inner(&self, out: &mut Vec<ColumnId>) {
         match self {
             Expr::Column(id, _) => out.push(*id),
             Expr::Subquery(s) => {
@@ -224,7 +228,9 @@ impl Expr {
     }
 
     pub fn has_subquery(&self) -> bool {
-        matches!(self, Expr::Subquery(_)) || self.children().iter().any(|c| c.has_subquery())
+        crate::grow_stack(|| {
+            matches!(self, Expr::Subquery(_)) || self.children().iter().any(|c| c.has_subquery())
+        })
     }
 
     /// Splits a conjunction into its conjuncts.
@@ -253,6 +259,13 @@ impl Expr {
     /// Rebuilds the expression with `f` applied to each direct child (not into subquery
     /// plans; an IN subquery's left operand is a child).
     pub fn map_children(
+        self,
+        f: &mut dyn FnMut(Expr) -> crate::Result<Expr>,
+    ) -> crate::Result<Expr> {
+        crate::grow_stack(|| self.map_children_inner(f))
+    }
+
+    fn map_children_inner(
         self,
         f: &mut dyn FnMut(Expr) -> crate::Result<Expr>,
     ) -> crate::Result<Expr> {

@@ -5,6 +5,7 @@
 //! Every node produces rows whose columns are identified by [`ColumnId`]s ([`Plan::output`]),
 //! so rules can move nodes around without renumbering column references.
 
+pub mod explain;
 pub mod expr;
 
 pub use expr::{AggCall, ColumnId, Expr, Subquery, SubqueryKind};
