@@ -675,7 +675,7 @@ async fn extended_protocol_message_flow_matches_postgres() {
     .await;
     assert_eq!(
         (r.0.as_str(), r.1, r.2),
-        ("E".into(), b'I', vec!["42601".to_string()])
+        ("E", b'I', vec!["42601".to_string()])
     );
     let r = pipeline(&mut sock, &[parse("ins", "SELECT 1")]).await;
     assert_eq!(r.2, vec!["42P05"]);

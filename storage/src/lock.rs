@@ -86,7 +86,10 @@ struct LockState {
 
 impl LockState {
     fn held_by(&self, txn: TxnId) -> Option<RowLockMode> {
-        self.holders.iter().find(|(t, _)| *t == txn).map(|(_, m)| *m)
+        self.holders
+            .iter()
+            .find(|(t, _)| *t == txn)
+            .map(|(_, m)| *m)
     }
 
     /// Whether `txn` could hold `mode` alongside the other holders.

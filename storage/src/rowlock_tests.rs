@@ -30,8 +30,10 @@ fn setup() -> (Store, TableId) {
         })
         .unwrap();
     txn.begin_statement().unwrap();
-    txn.insert(t, vec![Value::Int4(1), Value::Int4(10)]).unwrap();
-    txn.insert(t, vec![Value::Int4(2), Value::Int4(20)]).unwrap();
+    txn.insert(t, vec![Value::Int4(1), Value::Int4(10)])
+        .unwrap();
+    txn.insert(t, vec![Value::Int4(2), Value::Int4(20)])
+        .unwrap();
     txn.commit().unwrap();
     (store, t)
 }
@@ -49,7 +51,8 @@ fn key(id: i32) -> RowKey {
 }
 
 fn lock(txn: &Transaction, t: TableId, mode: RowLockMode, wait: WaitPolicy) -> Result<bool> {
-    txn.lock_row_with(t, &key(1), mode, wait).map(|o| o.is_some())
+    txn.lock_row_with(t, &key(1), mode, wait)
+        .map(|o| o.is_some())
 }
 
 fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
@@ -95,6 +98,7 @@ fn nowait_and_skip_locked_against_every_mode() {
                 }
                 other => panic!("{other:?}"),
             }
+            b.rollback().unwrap();
             let c = begin(&store);
             assert_eq!(
                 lock(&c, t, req, WaitPolicy::SkipLocked).unwrap(),
@@ -206,7 +210,10 @@ fn upgrading_shared_locks_deadlock_is_detected() {
 
 #[test]
 fn locking_a_row_changed_after_the_snapshot() {
-    for isolation in [IsolationLevel::RepeatableRead, IsolationLevel::ReadCommitted] {
+    for isolation in [
+        IsolationLevel::RepeatableRead,
+        IsolationLevel::ReadCommitted,
+    ] {
         let (store, t) = setup();
         let r = store
             .begin(TxnOptions {
@@ -230,7 +237,10 @@ fn locking_a_row_changed_after_the_snapshot() {
         if isolation == IsolationLevel::ReadCommitted {
             assert_eq!(
                 got.unwrap(),
-                Some(RowLockOutcome::Updated(vec![Value::Int4(1), Value::Int4(11)]))
+                Some(RowLockOutcome::Updated(vec![
+                    Value::Int4(1),
+                    Value::Int4(11)
+                ]))
             );
         } else {
             assert!(matches!(got, Err(Error::Serialization { .. })), "{got:?}");

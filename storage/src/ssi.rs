@@ -272,8 +272,12 @@ impl State {
 
     /// Turns `id`'s point and range markers in `space` into one whole-space marker.
     fn promote_reads(&mut self, id: TxnId, space: &[u8]) {
-        let Some(sx) = self.sxacts.get_mut(&id) else { return };
-        let Some(u) = sx.spaces.get_mut(space) else { return };
+        let Some(sx) = self.sxacts.get_mut(&id) else {
+            return;
+        };
+        let Some(u) = sx.spaces.get_mut(space) else {
+            return;
+        };
         let points = std::mem::take(&mut u.points);
         u.ranges = 0;
         u.whole = true;
@@ -293,7 +297,9 @@ impl State {
     /// Removes every marker and write-set entry of `id`.
     fn remove_markers(&mut self, id: TxnId, uses: HashMap<Vec<u8>, SpaceUse>) {
         for (space, u) in uses {
-            let Some(sp) = self.spaces.get_mut(&space) else { continue };
+            let Some(sp) = self.spaces.get_mut(&space) else {
+                continue;
+            };
             if u.whole {
                 sp.whole.remove(&id);
             }
@@ -338,7 +344,9 @@ impl State {
     /// committed one nobody concurrent remains for). Out-edges of retained partners to a
     /// committed `id` are summarised.
     fn remove(&mut self, id: TxnId) {
-        let Some(mut sx) = self.sxacts.remove(&id) else { return };
+        let Some(mut sx) = self.sxacts.remove(&id) else {
+            return;
+        };
         self.running.remove(&(sx.snapshot_seq, id));
         let uses = std::mem::take(&mut sx.spaces);
         self.remove_markers(id, uses);
@@ -377,7 +385,9 @@ impl State {
             .map(|(&id, _)| id)
             .collect();
         for ro in waiting {
-            let Some(sx) = self.sxacts.get_mut(&ro) else { continue };
+            let Some(sx) = self.sxacts.get_mut(&ro) else {
+                continue;
+            };
             if earliest_out.is_some_and(|e| e <= sx.snapshot_seq) {
                 sx.possible_unsafe = None;
                 tracing::debug!(txn = ro, "read-only snapshot is unsafe");
@@ -467,7 +477,7 @@ impl Ssi {
             let ts = Self::register(&mut st, id, true, &take_ts);
             loop {
                 match st.sxacts.get(&id) {
-                    None => return Ok(ts), // safe
+                    None => return Ok(ts),                             // safe
                     Some(sx) if sx.possible_unsafe.is_none() => break, // unsafe: retry
                     Some(_) => {}
                 }
@@ -499,7 +509,9 @@ impl Ssi {
         if !st.check_doomed(id, "conflict out checking")? {
             return Ok(());
         }
-        let Some(space) = space_of(key) else { return Ok(()) };
+        let Some(space) = space_of(key) else {
+            return Ok(());
+        };
         let space = space.to_vec();
         let mut promote = false;
         if let Some(sx) = st.sxacts.get_mut(&id) {
@@ -539,10 +551,12 @@ impl Ssi {
         if !st.check_doomed(id, "conflict out checking")? {
             return Ok(());
         }
-        let Some(space) = space_of(&range.start) else { return Ok(()) };
+        let Some(space) = space_of(&range.start) else {
+            return Ok(());
+        };
         let space = space.to_vec();
-        let whole = range.start == space
-            && prefix_successor(&space).is_some_and(|end| range.end >= end);
+        let whole =
+            range.start == space && prefix_successor(&space).is_some_and(|end| range.end >= end);
         let mut promote = whole;
         if let Some(sx) = st.sxacts.get_mut(&id) {
             let u = sx.spaces.entry(space.clone()).or_default();
@@ -598,7 +612,9 @@ impl Ssi {
         if !st.check_doomed(id, "conflict in checking")? {
             return Ok(());
         }
-        let Some(space) = space_of(key) else { return Ok(()) };
+        let Some(space) = space_of(key) else {
+            return Ok(());
+        };
         let space = space.to_vec();
         let mut snapshot_seq = 0;
         if let Some(sx) = st.sxacts.get_mut(&id) {
@@ -659,7 +675,9 @@ impl Ssi {
         }
         let ins: Vec<TxnId> = st.sxacts[&id].ins.iter().copied().collect();
         for t2 in ins {
-            let Some(t2s) = st.sxacts.get(&t2) else { continue };
+            let Some(t2s) = st.sxacts.get(&t2) else {
+                continue;
+            };
             if t2s.commit_seq.is_some() || t2s.doomed {
                 continue;
             }
@@ -697,7 +715,9 @@ impl Ssi {
             return;
         }
         let seq = st.tick();
-        let Some(sx) = st.sxacts.get_mut(&id) else { return };
+        let Some(sx) = st.sxacts.get_mut(&id) else {
+            return;
+        };
         sx.commit_seq = Some(seq);
         let snapshot_seq = sx.snapshot_seq;
         let writes: Vec<(Vec<u8>, bool, Vec<u8>)> = sx
@@ -706,8 +726,10 @@ impl Ssi {
             .flat_map(|(space, u)| {
                 let whole = std::mem::take(&mut u.whole_write);
                 let keys = std::mem::take(&mut u.writes);
-                let mut v: Vec<(Vec<u8>, bool, Vec<u8>)> =
-                    keys.into_iter().map(|k| (space.clone(), false, k)).collect();
+                let mut v: Vec<(Vec<u8>, bool, Vec<u8>)> = keys
+                    .into_iter()
+                    .map(|k| (space.clone(), false, k))
+                    .collect();
                 if whole {
                     v.push((space.clone(), true, Vec::new()));
                 }

@@ -310,10 +310,17 @@ fn g_single_write_predicate_fails_with_concurrent_update() {
     t2.commit().unwrap();
     // `DELETE FROM test WHERE value = 20`: the scan sees (2, 20), locking it fails.
     assert_eq!(scan(&t1, t).unwrap(), vec![(1, 10), (2, 20)]);
-    let key = t1.get_by_primary_key(t, &[Value::Int4(2)]).unwrap().unwrap().0;
+    let key = t1
+        .get_by_primary_key(t, &[Value::Int4(2)])
+        .unwrap()
+        .unwrap()
+        .0;
     match t1.lock_row(t, &key) {
         Err(Error::Serialization { message, .. }) => {
-            assert_eq!(message, "could not serialize access due to concurrent update")
+            assert_eq!(
+                message,
+                "could not serialize access due to concurrent update"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -454,7 +461,10 @@ fn read_only_deferrable_waits_for_a_safe_snapshot() {
     assert!(waiter.recv_timeout(Duration::from_millis(200)).is_err());
     update(&rw, t, 1, 11).unwrap();
     rw.commit().unwrap();
-    let rows = waiter.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    let rows = waiter
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
     // As in PostgreSQL, the first snapshot turned out safe (rw committed without an
     // out-edge), so it is kept: it predates rw's commit.
     assert_eq!(rows, vec![(1, 10), (2, 20)]);

@@ -45,8 +45,8 @@ use crate::catalog::{IndexDef, IndexId, TableDef, TableId};
 use crate::error::{Error, Result};
 use crate::keycode::{self, prefix_successor};
 use crate::keys;
-use crate::lock::{Acquired, WaitLimits};
 pub use crate::lock::RowLockMode;
+use crate::lock::{Acquired, WaitLimits};
 use crate::mvcc::{self, ReadView, WriteBuffer};
 use crate::ssi::Ssi;
 use crate::store::{IsolationLevel, StoreInner, TxnOptions};
@@ -416,11 +416,7 @@ impl Transaction {
 
     /// A scan of `range` at the current view; at SERIALIZABLE it marks the range and reports
     /// every skipped newer version as it goes.
-    fn scan_tracked(
-        &self,
-        range: Range<Vec<u8>>,
-        view: ReadView,
-    ) -> Result<EntryIter> {
+    fn scan_tracked(&self, range: Range<Vec<u8>>, view: ReadView) -> Result<EntryIter> {
         if self.ssi().is_none() {
             return Ok(Box::new(mvcc::Scan::new(
                 self.kv(),
@@ -526,7 +522,31 @@ impl Transaction {
             .iter()
             .find(|t| t.id == table)
             .cloned()
-            .ok_or_else(|| Error::UndefinedTable(format!("with OID {table}")))
+            .ok_or_else(|| self.undefined_table(table))
+    }
+
+    /// The error for a table id this transaction cannot see: PostgreSQL's `relation "t" does
+    /// not exist` with the name the table last had (it was dropped, or created after our
+    /// snapshot), or — for an id that never existed, a caller's bug — its internal
+    /// `could not open relation with OID n`.
+    fn undefined_table(&self, table: TableId) -> Error {
+        let key = keys::catalog_key(table);
+        let Some(end) = prefix_successor(&key) else {
+            return Error::Internal(format!("could not open relation with OID {table}"));
+        };
+        let newest_def = self.kv().scan(key.clone()..end).find_map(|item| {
+            let (k, v) = item.ok()?;
+            let (user, _) = keys::split_version(&k)?;
+            if user != key.as_slice() {
+                return None;
+            }
+            let bytes = keys::decode_version_value(&v)?;
+            postcard::from_bytes::<TableDef>(&bytes).ok()
+        });
+        match newest_def {
+            Some(def) => Error::UndefinedTable(def.name),
+            None => Error::Internal(format!("could not open relation with OID {table}")),
+        }
     }
 
     fn put_catalog(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
@@ -706,7 +726,7 @@ impl Transaction {
         let view = self.view()?;
         let mut def: TableDef = match self.current_version(&key, view)? {
             Some(bytes) => postcard::from_bytes(&bytes)?,
-            None => return Err(Error::UndefinedTable(format!("with OID {table}"))),
+            None => return Err(self.undefined_table(table)),
         };
         idx.id = self
             .inner
@@ -752,7 +772,7 @@ impl Transaction {
         let view = self.view()?;
         let mut def: TableDef = match self.current_version(&key, view)? {
             Some(bytes) => postcard::from_bytes(&bytes)?,
-            None => return Err(Error::UndefinedTable(format!("with OID {table}"))),
+            None => return Err(self.undefined_table(table)),
         };
         let before = def.indexes.len();
         def.indexes.retain(|i| i.id != index);
@@ -963,13 +983,10 @@ impl Transaction {
         let old = decode_row(&old_bytes)?;
         let unique_change = def.indexes.iter().any(|idx| {
             idx.unique
-                && idx
-                    .columns
-                    .iter()
-                    .any(|&c| match (old.get(c), row.get(c)) {
-                        (Some(a), Some(b)) => a.cmp_same_type(b) != std::cmp::Ordering::Equal,
-                        _ => true,
-                    })
+                && idx.columns.iter().any(|&c| match (old.get(c), row.get(c)) {
+                    (Some(a), Some(b)) => a.cmp_same_type(b) != std::cmp::Ordering::Equal,
+                    _ => true,
+                })
         });
         if unique_change {
             self.lock_mode(&old_key, RowLockMode::Update, true)?;

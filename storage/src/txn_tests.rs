@@ -955,3 +955,22 @@ fn savepoints_undo_later_writes_and_locks() {
         vec![1, 2, 5]
     );
 }
+
+#[test]
+fn unknown_tables_are_reported_by_name() {
+    let store = Store::open_in_memory().unwrap();
+    let t = setup(&store, &[row(1, "a", 1)]);
+    let old = begin(&store, IsolationLevel::RepeatableRead);
+    assert_eq!(scan_ids(&old, t), vec![1]);
+    let dropper = begin(&store, IsolationLevel::ReadCommitted);
+    dropper.drop_table(t).unwrap();
+    dropper.commit().unwrap();
+    let txn = begin(&store, IsolationLevel::ReadCommitted);
+    assert_eq!(txn.scan(t).err(), Some(Error::UndefinedTable("t".into())));
+    assert_eq!(
+        txn.scan(9999).err().map(|e| e.to_string()),
+        Some("internal storage error: could not open relation with OID 9999".into())
+    );
+    // The older snapshot still sees the table and its rows.
+    assert_eq!(scan_ids(&old, t), vec![1]);
+}

@@ -1,7 +1,8 @@
 //! Constant folding: operators over literals, casts of literals, and boolean connectives
 //! with literal operands are evaluated at plan time; filters that fold to TRUE disappear.
 //!
-//! Only binary operators are folded, never function calls: some functions are volatile
+//! A strict operator or function with a NULL constant argument folds to NULL. Otherwise
+//! only binary operators are folded, never function calls: some functions are volatile
 //! (`random()`), and the scalar library does not mark volatility yet. An operator that fails
 //! on its constants (`1/0`) is left alone, so the error surfaces at run time and only if
 //! the expression is actually evaluated, as PostgreSQL's CASE semantics expect.
@@ -69,6 +70,17 @@ pub fn fold(e: Expr) -> Result<Expr> {
 fn fold_inner(e: Expr) -> Result<Expr> {
     let e = e.map_children(&mut fold)?;
     Ok(match e {
+        // A strict call with a NULL constant argument is NULL, whatever the other arguments
+        // are (PostgreSQL's eval_const_expressions does the same, so `x / 0 = NULL` is
+        // NULL, not a division by zero).
+        Expr::Call(res, args, _)
+            if res.strict
+                && args
+                    .iter()
+                    .any(|a| matches!(a, Expr::Literal(Value::Null, _))) =>
+        {
+            Expr::Literal(Value::Null, res.result_type.clone())
+        }
         Expr::Call(res, args, Some(op)) if args.iter().all(|a| matches!(a, Expr::Literal(..))) => {
             let vals: Vec<Value> = args
                 .iter()
@@ -167,6 +179,14 @@ mod tests {
         assert!(matches!(e, Expr::Column(1, _)));
         let e = fold(Expr::Or(vec![col, op(BinaryOp::Lt, int(1), int(2))])).unwrap();
         assert!(is_true(&e));
+    }
+
+    #[test]
+    fn strict_calls_with_a_null_argument_are_null() {
+        let col = Expr::Column(1, DataType::Int4);
+        let null = Expr::Literal(Value::Null, DataType::Int4);
+        let e = fold(op(BinaryOp::Eq, op(BinaryOp::Divide, col, int(0)), null)).unwrap();
+        assert!(matches!(e, Expr::Literal(Value::Null, DataType::Bool)));
     }
 
     #[test]
