@@ -385,8 +385,7 @@ impl Session {
             } => {
                 let txn = self.ensure_txn()?;
                 txn.begin_statement()?;
-                let mut binder =
-                    Binder::new(&txn, param_types).with_text(stmt.text.clone());
+                let mut binder = Binder::new(&txn, param_types).with_text(stmt.text.clone());
                 let lines = match binder.bind_statement(statement)? {
                     Bound::Query { plan, .. } => {
                         crate::plan::explain::explain(&optimizer::optimize(plan)?)

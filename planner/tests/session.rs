@@ -476,6 +476,19 @@ fn aggregates_with_filters_and_grouped_subqueries() {
         )),
         ["4|1", "3|1", "2|2"]
     );
+    // A constant-false HAVING never evaluates its input (no division by zero), and a
+    // strict operator with a NULL operand is NULL without evaluating the other one.
+    assert_eq!(
+        flat(rows(
+            &mut s,
+            "SELECT a FROM t WHERE a / 0 > 1 GROUP BY a HAVING NULL IS NOT NULL"
+        )),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        flat(rows(&mut s, "SELECT a FROM t WHERE a / 0 = NULL")),
+        Vec::<String>::new()
+    );
     assert_eq!(
         flat(rows(
             &mut s,
@@ -607,13 +620,30 @@ fn explain_shows_index_lookups_along_the_join_graph() {
     let plan: Vec<String> = flat(rows(&mut s, &format!("EXPLAIN {q}")));
     let scans: Vec<&String> = plan.iter().filter(|l| l.contains("Scan")).collect();
     assert_eq!(scans.len(), 3, "{plan:#?}");
-    assert!(scans[0].contains("t2_pkey Range Scan on t2 from (5)"), "{plan:#?}");
-    assert!(scans[1].contains("t1_pkey Range Scan on t1 from (t2.b2)"), "{plan:#?}");
-    assert!(scans[2].contains("t3_pkey Range Scan on t3 from (t1.b1)"), "{plan:#?}");
+    assert!(
+        scans[0].contains("t2_pkey Range Scan on t2 from (5)"),
+        "{plan:#?}"
+    );
+    assert!(
+        scans[1].contains("t1_pkey Range Scan on t1 from (t2.b2)"),
+        "{plan:#?}"
+    );
+    assert!(
+        scans[2].contains("t3_pkey Range Scan on t3 from (t1.b1)"),
+        "{plan:#?}"
+    );
     // WHERE conditions on the preserved side of a LEFT JOIN filter it before the join.
     let q = "SELECT x2, x1 FROM t2 LEFT JOIN t1 ON a1 = b2 WHERE a2 = 6";
     assert_eq!(flat(rows(&mut s, q)), ["six|NULL"]);
     let plan = flat(rows(&mut s, &format!("EXPLAIN {q}")));
-    assert!(plan.iter().any(|l| l.contains("Index Nested Loop Left Join")), "{plan:#?}");
-    assert!(plan.iter().any(|l| l.contains("t2_pkey Range Scan on t2 from (6)")), "{plan:#?}");
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("Index Nested Loop Left Join")),
+        "{plan:#?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("t2_pkey Range Scan on t2 from (6)")),
+        "{plan:#?}"
+    );
 }

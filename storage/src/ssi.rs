@@ -77,10 +77,17 @@
 //! READ ONLY DEFERRABLE waits at its snapshot until it is known safe (retrying with a new
 //! snapshot when it turns out unsafe), then runs untracked and never fails.
 //!
-//! Not yet: summarising *many* retained committed transactions into one (PostgreSQL's
-//! OldCommittedSxact); a long-running serializable transaction keeps every concurrent
-//! committed transaction's (coarsened) markers until it ends. Only serializable transactions
-//! take part, as in PostgreSQL: a READ COMMITTED writer creates no edges.
+//! A long-running transaction would keep every concurrent committed one alive, so past
+//! `MAX_RETAINED` the oldest committed transactions are folded into one [`Summary`]
+//! (PostgreSQL's OldCommittedSxact): the spaces they read become whole-space markers of the
+//! summary, their commit timestamps a range ("a skipped version at or below `max_ts` of an
+//! unknown writer is theirs"), their edges flags on the partners (`summary_in`,
+//! `summary_out`). Every check against the summary uses the extreme sequence numbers, so it
+//! can only produce more failures, never fewer. The summary is dropped once no running
+//! transaction overlaps any of them.
+//!
+//! Only serializable transactions take part, as in PostgreSQL: a READ COMMITTED writer creates
+//! no edges.
 
 use crate::error::{Error, Result};
 use crate::keycode::prefix_successor;
@@ -98,6 +105,8 @@ const POINT_LIMIT: usize = 1024;
 const RANGE_LIMIT: usize = 32;
 /// Write-set keys one transaction keeps in one space before they become a whole-space entry.
 const WRITE_LIMIT: usize = 4096;
+/// Committed transactions kept individually; older ones are folded into the summary.
+const MAX_RETAINED: usize = 2048;
 
 /// Markers and uncommitted writes in one space (one table's rows or one index).
 #[derive(Default)]
@@ -127,6 +136,8 @@ struct Sxact {
     wrote: bool,
     prepare_seq: Option<u64>,
     commit_seq: Option<u64>,
+    /// The engine's commit timestamp, if it committed writes.
+    commit_ts: Option<u64>,
     doomed: bool,
     /// Transactions with an edge to us (`them --rw--> us`).
     ins: HashSet<TxnId>,
@@ -134,6 +145,8 @@ struct Sxact {
     outs: HashSet<TxnId>,
     /// The earliest prepare sequence among forgotten out-edge partners.
     summary_out: Option<u64>,
+    /// An in-edge from a summarised (forgotten) committed transaction.
+    summary_in: bool,
     spaces: HashMap<Vec<u8>, SpaceUse>,
     /// Read-only only, while its safety is undecided: read-write transactions that could still
     /// make its snapshot unsafe. `None` once decided unsafe (or for read-write ones).
@@ -147,7 +160,6 @@ impl Sxact {
     }
 }
 
-#[derive(Default)]
 struct State {
     clock: u64,
     sxacts: HashMap<TxnId, Sxact>,
@@ -157,6 +169,24 @@ struct State {
     /// Committed and retained, in commit order: (commit_seq, id).
     committed: VecDeque<(u64, TxnId)>,
     by_commit_ts: HashMap<u64, TxnId>,
+    /// Committed transactions folded together to bound memory (see [`Summary`]).
+    summary: Option<Summary>,
+    max_retained: usize,
+}
+
+/// Committed transactions summarised into one pseudo-transaction when too many are retained
+/// (PostgreSQL's OldCommittedSxact): their read markers become whole-space markers, and the
+/// sequence numbers kept are the extremes that make every check err towards a conflict.
+struct Summary {
+    /// Spaces any of them read.
+    read_spaces: HashSet<Vec<u8>>,
+    min_prepare: u64,
+    max_commit: u64,
+    /// The newest commit timestamp among them: a skipped version at or below it whose writer
+    /// is not known individually is taken to be theirs.
+    max_ts: u64,
+    /// The earliest prepare sequence of a transaction any of them had an out-edge to.
+    min_out: Option<u64>,
 }
 
 /// The SSI bookkeeping of one store (one mutex: every call is short and does no I/O).
@@ -177,6 +207,21 @@ fn failure(reason: String) -> Error {
 
 fn space_of(key: &[u8]) -> Option<&[u8]> {
     keys::space_len(key).map(|n| &key[..n])
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            clock: 0,
+            sxacts: HashMap::new(),
+            spaces: HashMap::new(),
+            running: BTreeSet::new(),
+            committed: VecDeque::new(),
+            by_commit_ts: HashMap::new(),
+            summary: None,
+            max_retained: MAX_RETAINED,
+        }
+    }
 }
 
 impl State {
@@ -219,6 +264,9 @@ impl State {
         // t0 --rw--> r --rw--> w, w committed first.
         if let Some(wp) = w.prepare_seq {
             if !r.is_read_only() {
+                if r.summary_in {
+                    return true;
+                }
                 for t0 in r.ins.iter().filter_map(|t| self.sxacts.get(t)) {
                     if !t0.doomed
                         && t0.commit_seq.is_none_or(|c| c >= wp)
@@ -365,7 +413,9 @@ impl State {
                 ps.ins.remove(&id);
             }
         }
-        self.by_commit_ts.retain(|_, t| *t != id);
+        if let Some(ts) = sx.commit_ts {
+            self.by_commit_ts.remove(&ts);
+        }
         // Read-only transactions waiting on us: an abort (or our removal) crosses us off.
         self.resolve_read_only(id, None);
     }
@@ -414,6 +464,124 @@ impl State {
             self.committed.pop_front();
             self.remove(id);
         }
+        while self.committed.len() > self.max_retained {
+            let Some((_, id)) = self.committed.pop_front() else {
+                break;
+            };
+            self.summarise(id);
+        }
+        if self
+            .summary
+            .as_ref()
+            .is_some_and(|s| s.max_commit <= oldest)
+        {
+            self.summary = None;
+        }
+    }
+
+    /// Folds the committed transaction `id` into the summary and forgets it.
+    fn summarise(&mut self, id: TxnId) {
+        let Some(sx) = self.sxacts.get(&id) else {
+            return;
+        };
+        let (Some(prepare), Some(commit)) = (sx.prepare_seq, sx.commit_seq) else {
+            return;
+        };
+        let read_spaces: Vec<Vec<u8>> = sx
+            .spaces
+            .iter()
+            .filter(|(_, u)| u.whole || !u.points.is_empty() || u.ranges > 0)
+            .map(|(space, _)| space.clone())
+            .collect();
+        let out = sx
+            .outs
+            .iter()
+            .filter_map(|t| self.sxacts.get(t))
+            .filter_map(|t| t.prepare_seq)
+            .chain(sx.summary_out)
+            .min();
+        let outs: Vec<TxnId> = sx.outs.iter().copied().collect();
+        let ts = sx.commit_ts.unwrap_or(0);
+        let summary = self.summary.get_or_insert_with(|| Summary {
+            read_spaces: HashSet::new(),
+            min_prepare: prepare,
+            max_commit: commit,
+            max_ts: ts,
+            min_out: None,
+        });
+        summary.read_spaces.extend(read_spaces);
+        summary.min_prepare = summary.min_prepare.min(prepare);
+        summary.max_commit = summary.max_commit.max(commit);
+        summary.max_ts = summary.max_ts.max(ts);
+        summary.min_out = match (summary.min_out, out) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for t in outs {
+            if let Some(ts) = self.sxacts.get_mut(&t) {
+                ts.summary_in = true;
+            }
+        }
+        // Partners with an edge to `id` get their summary_out here.
+        self.remove(id);
+    }
+
+    /// `r` skipped a version written by a summarised transaction: `r --rw--> summary`.
+    fn flag_summary_out(&mut self, r_id: TxnId) -> Result<()> {
+        let (Some(sum), Some(r)) = (&self.summary, self.sxacts.get(&r_id)) else {
+            return Ok(());
+        };
+        // The summary as pivot (r --rw--> S --rw--> T3), or r as pivot (T0 --rw--> r --rw--> S),
+        // both with the extremes that favour a conflict.
+        let mut danger = sum
+            .min_out
+            .is_some_and(|p| !r.is_read_only() || p <= r.snapshot_seq);
+        if !danger && !r.is_read_only() {
+            danger = r.summary_in
+                || r.ins.iter().filter_map(|t| self.sxacts.get(t)).any(|t0| {
+                    !t0.doomed
+                        && t0.commit_seq.is_none_or(|c| c >= sum.min_prepare)
+                        && (!t0.is_read_only() || t0.snapshot_seq >= sum.min_prepare)
+                });
+        }
+        if danger {
+            return Err(failure(
+                "Canceled on conflict out to old pivot, during read".into(),
+            ));
+        }
+        let p = sum.min_prepare;
+        if let Some(r) = self.sxacts.get_mut(&r_id) {
+            r.summary_out = Some(r.summary_out.map_or(p, |s| s.min(p)));
+        }
+        Ok(())
+    }
+
+    /// `w` wrote into a space a summarised transaction read: `summary --rw--> w`.
+    fn flag_summary_in(&mut self, w_id: TxnId) -> Result<()> {
+        let (Some(sum), Some(w)) = (&self.summary, self.sxacts.get(&w_id)) else {
+            return Ok(());
+        };
+        if w.snapshot_seq >= sum.max_commit {
+            return Ok(()); // none of them was concurrent with w
+        }
+        let max_commit = sum.max_commit;
+        let t3_first = w
+            .outs
+            .iter()
+            .filter_map(|t| self.sxacts.get(t))
+            .filter(|t| !t.doomed)
+            .filter_map(|t| t.prepare_seq)
+            .chain(w.summary_out)
+            .any(|p| p <= max_commit);
+        if t3_first {
+            return Err(failure(
+                "Canceled on identification as a pivot, during write".into(),
+            ));
+        }
+        if let Some(w) = self.sxacts.get_mut(&w_id) {
+            w.summary_in = true;
+        }
+        Ok(())
     }
 }
 
@@ -428,6 +596,9 @@ impl Ssi {
 
     fn register(st: &mut State, id: TxnId, read_only: bool, take_ts: impl FnOnce() -> u64) -> u64 {
         let ts = take_ts();
+        if st.sxacts.contains_key(&id) {
+            return ts; // registered already (by another handle of the same transaction)
+        }
         let possible_unsafe = if read_only {
             let others: HashSet<TxnId> = st
                 .sxacts
@@ -451,10 +622,12 @@ impl Ssi {
                 wrote: false,
                 prepare_seq: None,
                 commit_seq: None,
+                commit_ts: None,
                 doomed: false,
                 ins: HashSet::new(),
                 outs: HashSet::new(),
                 summary_out: None,
+                summary_in: false,
                 spaces: HashMap::new(),
                 possible_unsafe,
             },
@@ -472,7 +645,6 @@ impl Ssi {
         policy: &WaitLimits,
     ) -> Result<u64> {
         let mut st = self.state.lock();
-        let start = std::time::Instant::now();
         loop {
             let ts = Self::register(&mut st, id, true, &take_ts);
             loop {
@@ -485,15 +657,12 @@ impl Ssi {
                     .interrupt
                     .as_ref()
                     .is_some_and(|f| f.load(Ordering::Relaxed));
-                let timed_out = policy.timeout.is_some_and(|t| start.elapsed() >= t);
-                if interrupted || timed_out {
+                // Like PostgreSQL, lock_timeout does not apply to this wait; a cancel request
+                // (or statement_timeout, which the planner turns into one) does.
+                if interrupted {
                     st.remove(id);
                     st.cleanup();
-                    return Err(if interrupted {
-                        Error::Cancelled("user request".into())
-                    } else {
-                        Error::LockNotAvailable("canceling statement due to lock timeout".into())
-                    });
+                    return Err(Error::Cancelled("user request".into()));
                 }
                 self.changed.wait_for(&mut st, Duration::from_millis(50));
             }
@@ -601,6 +770,8 @@ impl Ssi {
         }
         if let Some(&w) = st.by_commit_ts.get(&ts) {
             st.flag(id, w, id)?;
+        } else if st.summary.as_ref().is_some_and(|s| ts <= s.max_ts) {
+            st.flag_summary_out(id)?;
         }
         Ok(())
     }
@@ -643,7 +814,7 @@ impl Ssi {
                 r.extend(
                     sp.ranges
                         .iter()
-                        .filter(|(rg, _)| rg.contains(&key.to_vec()))
+                        .filter(|(rg, _)| rg.start.as_slice() <= key && key < rg.end.as_slice())
                         .map(|(_, t)| *t),
                 );
                 r.sort_unstable();
@@ -652,6 +823,13 @@ impl Ssi {
             }
             None => Vec::new(),
         };
+        if st
+            .summary
+            .as_ref()
+            .is_some_and(|s| s.read_spaces.contains(&space))
+        {
+            st.flag_summary_in(id)?;
+        }
         for r in readers {
             // Only readers concurrent with us: still running, or committed after our snapshot.
             let concurrent = st
@@ -719,6 +897,7 @@ impl Ssi {
             return;
         };
         sx.commit_seq = Some(seq);
+        sx.commit_ts = commit_ts;
         let snapshot_seq = sx.snapshot_seq;
         let writes: Vec<(Vec<u8>, bool, Vec<u8>)> = sx
             .spaces
@@ -771,6 +950,12 @@ impl Ssi {
         st.remove(id);
         st.cleanup();
         self.changed.notify_all();
+    }
+
+    /// Lowers the number of committed transactions kept individually (tests).
+    #[cfg(test)]
+    pub fn set_max_retained(&self, n: usize) {
+        self.state.lock().max_retained = n;
     }
 
     /// (registered transactions, spaces in use, point and range markers) — for tests of

@@ -470,3 +470,204 @@ fn read_only_deferrable_waits_for_a_safe_snapshot() {
     assert_eq!(rows, vec![(1, 10), (2, 20)]);
     assert_eq!(store.inner.ssi.footprint(), (0, 0, 0));
 }
+
+/// Write skew under load: doctors go off call only if the other is on call. At SERIALIZABLE
+/// (retrying on 40001) at least one stays on call in every committed state.
+#[test]
+fn write_skew_workload_keeps_its_invariant_at_serializable() {
+    let (store, t, _) = setup();
+    {
+        let txn = begin(&store, RR);
+        update(&txn, t, 1, 1).unwrap();
+        update(&txn, t, 2, 1).unwrap();
+        txn.commit().unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = store.clone();
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                let me = 1 + (w % 2);
+                let (mut commits, mut retries) = (0, 0);
+                while commits < 30 && std::time::Instant::now() < deadline {
+                    let txn = begin(&store, SER);
+                    let attempt = (|| -> Result<()> {
+                        let rows = scan(&txn, t)?;
+                        let on_call = rows.iter().filter(|(_, v)| *v == 1).count();
+                        // Let the others read the same state before we write.
+                        std::thread::sleep(Duration::from_millis(2));
+                        if w >= 2 {
+                            // Two workers put everyone back on call now and then.
+                            update(&txn, t, me, 1)?;
+                        } else if on_call == 2 {
+                            update(&txn, t, me, 0)?;
+                        }
+                        txn.commit()
+                    })();
+                    match attempt {
+                        Ok(()) => commits += 1,
+                        Err(Error::Serialization { .. }) | Err(Error::Deadlock { .. }) => {
+                            txn.rollback().unwrap();
+                            retries += 1;
+                        }
+                        Err(e) => panic!("{e:?}"),
+                    }
+                    let check = begin(&store, RR);
+                    let on_call = scan(&check, t)
+                        .unwrap()
+                        .iter()
+                        .filter(|(_, v)| *v == 1)
+                        .count();
+                    assert!(on_call >= 1, "nobody on call");
+                    check.commit().unwrap();
+                }
+                let _ = tx.send((commits, retries));
+            });
+            rx
+        })
+        .collect();
+    for rx in workers {
+        let (commits, _) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert!(commits > 0);
+    }
+    assert_eq!(store.inner.ssi.footprint(), (0, 0, 0));
+}
+
+/// A second table `other (id int primary key, value int)`.
+fn other_table(store: &Store) -> TableId {
+    let txn = begin(store, RR);
+    let col = |name: &str| ColumnDef {
+        name: name.into(),
+        data_type: DataType::Int4,
+        nullable: true,
+        default: None,
+    };
+    let t = txn
+        .create_table(TableDef {
+            id: 0,
+            schema: "public".into(),
+            name: "other".into(),
+            columns: vec![col("id"), col("value")],
+            primary_key: vec![0],
+            primary_key_name: None,
+            indexes: vec![],
+        })
+        .unwrap();
+    txn.commit().unwrap();
+    t
+}
+
+#[test]
+fn summarised_transactions_bound_memory_and_still_conflict() {
+    let (store, t, _) = setup();
+    let other = other_table(&store);
+    store.inner.ssi.set_max_retained(2);
+    // Fekete's history again, with T2 and T3 summarised before T1 writes.
+    let t1 = begin(&store, SER);
+    assert_eq!(scan(&t1, t).unwrap().len(), 2);
+    let t2 = begin(&store, SER);
+    update(&t2, t, 2, 25).unwrap();
+    t2.commit().unwrap();
+    let t3 = begin(&store, SER);
+    scan(&t3, t).unwrap();
+    t3.commit().unwrap();
+    for i in 0..20 {
+        let filler = begin(&store, SER);
+        get(&filler, other, i);
+        insert(&filler, other, i, i).unwrap();
+        filler.commit().unwrap();
+    }
+    // Only the running T1 and two committed transactions are kept individually.
+    assert!(
+        store.inner.ssi.footprint().0 <= 3,
+        "{:?}",
+        store.inner.ssi.footprint()
+    );
+    assert_ssi_failure(update(&t1, t, 1, 0), AT_WRITE);
+    t1.rollback().unwrap();
+    assert_eq!(store.inner.ssi.footprint(), (0, 0, 0));
+}
+
+#[test]
+fn skipping_a_summarised_writers_version_is_a_conflict() {
+    let (store, t, _) = setup();
+    let other = other_table(&store);
+    store.inner.ssi.set_max_retained(1);
+    // T2 reads row 2 and writes row 1 after T1's snapshot; T2 is then summarised. T1 skips
+    // T2's version of row 1 (T1 --rw--> T2) and writes row 2 (T2 --rw--> T1): a cycle.
+    let t1 = begin(&store, SER);
+    assert_eq!(get(&t1, other, 999), None); // takes T1's snapshot
+    let t2 = begin(&store, SER);
+    get(&t2, t, 2);
+    update(&t2, t, 1, 11).unwrap();
+    t2.commit().unwrap();
+    for i in 0..5 {
+        let filler = begin(&store, SER);
+        insert(&filler, other, i, i).unwrap();
+        filler.commit().unwrap();
+    }
+    assert_eq!(get(&t1, t, 1), Some(10));
+    // PostgreSQL fails T1's write as the pivot; so do we, through the summary.
+    assert_ssi_failure(update(&t1, t, 2, 21), AT_WRITE);
+}
+
+/// Money moves between accounts under contention, retried on 40001/40P01, while readers sum
+/// the balances: at SERIALIZABLE and REPEATABLE READ every snapshot sees the same total.
+#[test]
+fn bank_transfers_keep_the_total() {
+    for level in [SER, RR] {
+        let (store, t, _) = setup();
+        {
+            let txn = begin(&store, RR);
+            for id in 3..=6 {
+                insert(&txn, t, id, 100).unwrap();
+            }
+            update(&txn, t, 1, 100).unwrap();
+            update(&txn, t, 2, 100).unwrap();
+            txn.commit().unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let store = store.clone();
+                let (tx, rx) = mpsc::channel();
+                std::thread::spawn(move || {
+                    let mut done = 0;
+                    let mut n = w;
+                    while done < 25 && std::time::Instant::now() < deadline {
+                        n = (n * 7 + 3) % 1000;
+                        let (from, to) = (1 + n % 6, 1 + (n / 6) % 6);
+                        let txn = begin(&store, level);
+                        let attempt = (|| -> Result<()> {
+                            let a = get(&txn, t, from).unwrap_or(0);
+                            let b = get(&txn, t, to).unwrap_or(0);
+                            if from != to {
+                                update(&txn, t, from, a - 5)?;
+                                update(&txn, t, to, b + 5)?;
+                            }
+                            txn.commit()
+                        })();
+                        match attempt {
+                            Ok(()) => done += 1,
+                            Err(Error::Serialization { .. }) | Err(Error::Deadlock { .. }) => {
+                                txn.rollback().unwrap()
+                            }
+                            Err(e) => panic!("{e:?}"),
+                        }
+                        let reader = begin_with(&store, level, true);
+                        let total: i32 = scan(&reader, t).unwrap().iter().map(|(_, v)| v).sum();
+                        assert_eq!(total, 600);
+                        reader.commit().unwrap();
+                    }
+                    let _ = tx.send(done);
+                });
+                rx
+            })
+            .collect();
+        for rx in workers {
+            assert!(rx.recv_timeout(Duration::from_secs(30)).unwrap() > 0);
+        }
+        assert_eq!(store.inner.ssi.footprint(), (0, 0, 0));
+    }
+}

@@ -15,11 +15,13 @@ use crate::kv::{Kv, MemoryKv, SledKv};
 use crate::lock::LockManager;
 use crate::ssi::Ssi;
 use crate::transaction::{CatalogList, Transaction};
+use crate::vacuum::{self, Snapshots, VacuumStats};
 use parking_lot::Mutex;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// PostgreSQL's isolation levels. READ UNCOMMITTED is parsed by the planner and mapped to
 /// `ReadCommitted`, as PostgreSQL does.
@@ -59,6 +61,13 @@ pub(crate) struct StoreInner {
     pub locks: LockManager,
     /// Serializable snapshot isolation's read markers and conflict graph.
     pub ssi: Ssi,
+    /// Running snapshots, for the vacuum horizon.
+    pub snapshots: Snapshots,
+    /// Where the next background vacuum pass starts.
+    vacuum_cursor: Mutex<Vec<u8>>,
+    /// Milliseconds between background vacuum passes (0 = paused).
+    vacuum_interval_ms: AtomicU64,
+    vacuum_last: Mutex<Instant>,
     pub next_txn_id: AtomicU64,
     /// The committed catalog as of the newest DDL commit: (that commit's ts, tables).
     pub catalog_cache: Mutex<Option<(u64, CatalogList)>>,
@@ -73,6 +82,44 @@ fn map_open_error(dir: &Path, e: sled::Error) -> Error {
         Error::DataDirLocked(dir.display().to_string())
     } else {
         Error::Io(format!("opening {}: {text}", dir.display()))
+    }
+}
+
+/// The default pause between background vacuum passes.
+pub const DEFAULT_VACUUM_INTERVAL: Duration = Duration::from_secs(1);
+
+impl StoreInner {
+    /// The oldest read timestamp a snapshot has or can still get.
+    pub fn horizon(&self) -> u64 {
+        self.snapshots.horizon(|| self.committer.visible_ts())
+    }
+
+    /// Takes a snapshot for `txn`, registered for the vacuum horizon.
+    pub fn take_snapshot(&self, txn: u64) -> u64 {
+        self.snapshots.take(txn, || self.committer.visible_ts())
+    }
+
+    /// Whether the background vacuum's interval has elapsed since its last pass.
+    fn vacuum_due(&self) -> bool {
+        let interval = self.vacuum_interval_ms.load(Ordering::Relaxed);
+        let mut last = self.vacuum_last.lock();
+        if last.elapsed() >= Duration::from_millis(interval) {
+            *last = Instant::now();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// One bounded background pass, continuing where the last one stopped.
+    fn vacuum_pass(&self) -> Result<()> {
+        let mut cursor = self.vacuum_cursor.lock();
+        let (next, stats) = vacuum::pass(&*self.kv, self.horizon(), &cursor, vacuum::PASS_BUDGET)?;
+        if stats.versions_removed > 0 {
+            tracing::debug!(?stats, "background vacuum pass");
+        }
+        *cursor = next.unwrap_or_default();
+        Ok(())
     }
 }
 
@@ -105,17 +152,75 @@ impl Store {
 
     fn with_kv(kv: Arc<dyn Kv>, dir_lock: Option<File>) -> Result<Store> {
         let committer = Committer::open(kv.clone())?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(StoreInner {
                 kv,
                 committer,
                 locks: LockManager::default(),
                 ssi: Ssi::default(),
+                snapshots: Snapshots::default(),
+                vacuum_cursor: Mutex::new(Vec::new()),
+                vacuum_interval_ms: AtomicU64::new(DEFAULT_VACUUM_INTERVAL.as_millis() as u64),
+                vacuum_last: Mutex::new(Instant::now()),
                 next_txn_id: AtomicU64::new(1),
                 catalog_cache: Mutex::new(None),
                 _dir_lock: dir_lock,
             }),
-        })
+        };
+        store.spawn_autovacuum();
+        Ok(store)
+    }
+
+    /// The background vacuum: one bounded pass per interval, for as long as the store lives
+    /// (the thread holds only a weak reference between passes).
+    fn spawn_autovacuum(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("sledgres-vacuum".into())
+            .spawn(move || loop {
+                let interval = match weak.upgrade() {
+                    Some(inner) => inner.vacuum_interval_ms.load(Ordering::Relaxed),
+                    None => return,
+                };
+                std::thread::sleep(Duration::from_millis(interval.clamp(1, 1000)));
+                let Some(inner) = weak.upgrade() else { return };
+                let due = inner.vacuum_interval_ms.load(Ordering::Relaxed);
+                if due == 0 || !inner.vacuum_due() {
+                    continue;
+                }
+                if let Err(e) = inner.vacuum_pass() {
+                    tracing::warn!(error = %e, "background vacuum pass failed");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the background vacuum");
+        }
+    }
+
+    /// Runs vacuum over the whole keyspace now (the planner's VACUUM): removes every version
+    /// no running or future snapshot can see, and the data of dropped tables and indexes.
+    pub fn vacuum(&self) -> Result<VacuumStats> {
+        let inner = &self.inner;
+        let mut total = VacuumStats::default();
+        let mut from = Vec::new();
+        loop {
+            let horizon = inner.horizon();
+            let (next, stats) = vacuum::pass(&*inner.kv, horizon, &from, vacuum::PASS_BUDGET)?;
+            total += stats;
+            match next {
+                Some(n) => from = n,
+                None => break,
+            }
+        }
+        tracing::debug!(?total, "vacuum");
+        Ok(total)
+    }
+
+    /// Sets the pause between background vacuum passes (`Duration::ZERO` pauses it).
+    pub fn set_autovacuum_interval(&self, interval: Duration) {
+        self.inner
+            .vacuum_interval_ms
+            .store(interval.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// A store that lives in memory only (no sled): fast, for unit tests.

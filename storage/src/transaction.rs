@@ -16,6 +16,12 @@
 //!   error). Then, if the newest committed version is newer than our snapshot:
 //!   REPEATABLE READ / SERIALIZABLE fail with `Error::Serialization`; READ COMMITTED gets the
 //!   newest version back ([`RowLockOutcome`]) to re-check the statement's predicate on it.
+//!   Writers lock FOR NO KEY UPDATE (plain updates) or FOR UPDATE (deletes, key changes);
+//!   [`Transaction::lock_row_with`] serves `SELECT … FOR <mode> [NOWAIT | SKIP LOCKED]`.
+//! - SERIALIZABLE is REPEATABLE READ plus SSI (`ssi.rs`): reads leave markers, writes and
+//!   skipped newer versions become rw edges, and a dangerous structure fails one transaction
+//!   with `Error::Serialization` at a read, a write or commit. READ ONLY DEFERRABLE waits in
+//!   its first read for a safe snapshot.
 //! - Uniqueness (primary key and unique indexes) is checked against the newest committed data
 //!   and concurrent uncommitted inserts (waiting for them), never just the snapshot.
 //! - Commit returns only after the writes are durable; all become visible at once.
@@ -32,13 +38,13 @@
 //! - Catalog reads see committed definitions at the snapshot plus *every* own write (also of
 //!   the current statement), so DDL followed by use within one statement works.
 //! - DROP TABLE / DROP INDEX only tombstone the definition; the rows and entries stay behind
-//!   under an id that is never reused (vacuum will remove them; not yet).
+//!   under an id that is never reused until vacuum (`vacuum.rs`) removes them.
+//! - Snapshots are registered store-wide (for the vacuum horizon) until the transaction ends.
 //!
 //! Savepoints mark a position in the write buffer (by statement number) and in the list of held
 //! locks; rolling back drops later statements' writes and releases later locks.
 //!
-//! Not yet: SSI (SERIALIZABLE currently behaves as REPEATABLE READ), FOR SHARE
-//! locks, concurrent DML while CREATE INDEX runs (writers that started before the index was
+//! Not yet: concurrent DML while CREATE INDEX runs (writers that started before the index was
 //! committed do not maintain it), spilling huge write buffers to disk.
 
 use crate::catalog::{IndexDef, IndexId, TableDef, TableId};
@@ -182,6 +188,7 @@ impl Drop for TxnInner {
         if !self.state.get_mut().finished && self.opts.isolation == IsolationLevel::Serializable {
             self.store.ssi.aborted(self.id);
         }
+        self.store.snapshots.release(self.id);
         let held = std::mem::take(&mut self.state.get_mut().held);
         for key in held {
             self.store.locks.release(&key, self.id);
@@ -313,6 +320,7 @@ impl Transaction {
     }
 
     fn release_locks(&self) {
+        self.inner.store.snapshots.release(self.inner.id);
         let held = std::mem::take(&mut self.inner.state.lock().held);
         for key in held {
             self.inner.store.locks.release(&key, self.inner.id);
@@ -335,10 +343,16 @@ impl Transaction {
                 drop(st);
                 let ts = self.serializable_snapshot()?;
                 st = self.inner.state.lock();
-                *st.read_ts.get_or_insert(ts)
+                let won = *st.read_ts.get_or_insert(ts);
+                if won != ts {
+                    // Another handle of this transaction took the snapshot meanwhile: keep
+                    // the vacuum horizon at the one we use.
+                    self.inner.store.snapshots.take(self.inner.id, || won);
+                }
+                won
             }
             None => {
-                let ts = self.inner.store.committer.visible_ts();
+                let ts = self.inner.store.take_snapshot(self.inner.id);
                 st.read_ts = Some(ts);
                 ts
             }
@@ -352,7 +366,7 @@ impl Transaction {
     /// Takes a SERIALIZABLE snapshot, registered with SSI.
     fn serializable_snapshot(&self) -> Result<u64> {
         let store = &self.inner.store;
-        let take = || store.committer.visible_ts();
+        let take = || store.take_snapshot(self.inner.id);
         let opts = self.inner.opts;
         if opts.read_only && opts.deferrable {
             let policy = self.inner.policy.lock().clone();

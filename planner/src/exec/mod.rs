@@ -384,8 +384,7 @@ fn compile_join(
     }
     let both_layout = Layout::new(both, outer);
     if let Plan::Scan { access, .. } = right {
-        let reads_left =
-            |e: &Expr| e.column_set().iter().any(|c| lids.contains(c));
+        let reads_left = |e: &Expr| e.column_set().iter().any(|c| lids.contains(c));
         if crate::optimizer::index_select::access_reads(access, &reads_left) {
             let on = Expr::and_all(on.to_vec())
                 .map(|e| compile(&e, &both_layout).map(Arc::new))

@@ -33,9 +33,29 @@ fn is_true(e: &Expr) -> bool {
     matches!(e, Expr::Literal(Value::Bool(true), _))
 }
 
+/// FALSE or NULL: a filter that passes nothing.
+fn is_never(e: &Expr) -> bool {
+    matches!(e, Expr::Literal(Value::Bool(false) | Value::Null, _))
+}
+
+/// No rows, with the columns of `plan`.
+fn empty_like(plan: &Plan) -> Plan {
+    Plan::Values {
+        cols: plan.output(),
+        rows: vec![],
+    }
+}
+
+/// Drops filters that always pass; replaces one that never passes, and its input, by an
+/// empty relation (PostgreSQL's one-time filter: the input is never evaluated, so e.g. a
+/// division by zero in it is never raised).
 fn drop_true_filters(plan: Plan) -> Result<Plan> {
     match plan {
         Plan::Filter { input, predicate } if is_true(&predicate) => drop_true_filters(*input),
+        Plan::Filter { input, predicate } if is_never(&predicate) => Ok(empty_like(&input)),
+        p @ Plan::Scan { .. } if matches!(&p, Plan::Scan { filter, .. } if filter.iter().any(is_never)) => {
+            Ok(empty_like(&p))
+        }
         Plan::Scan {
             table,
             cols,
@@ -137,10 +157,12 @@ fn fold_inner(e: Expr) -> Result<Expr> {
         }
         Expr::IsNull(inner) => match *inner {
             Expr::Literal(v, _) => Expr::Literal(Value::Bool(v.is_null()), DataType::Bool),
+            Expr::Unknown(v) => Expr::Literal(Value::Bool(v.is_none()), DataType::Bool),
             inner => Expr::IsNull(Box::new(inner)),
         },
         Expr::IsNotNull(inner) => match *inner {
             Expr::Literal(v, _) => Expr::Literal(Value::Bool(!v.is_null()), DataType::Bool),
+            Expr::Unknown(v) => Expr::Literal(Value::Bool(v.is_some()), DataType::Bool),
             inner => Expr::IsNotNull(Box::new(inner)),
         },
         e => e,

@@ -37,7 +37,10 @@ fn detail(depth: usize, text: String, out: &mut Vec<String>) {
 }
 
 fn list(v: &[Expr], names: &HashMap<ColumnId, String>) -> String {
-    v.iter().map(|e| expr(e, names)).collect::<Vec<_>>().join(" AND ")
+    v.iter()
+        .map(|e| expr(e, names))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut Vec<String>) {
@@ -55,7 +58,10 @@ fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut 
                         None => "unbounded".to_string(),
                         Some((v, inc)) => format!(
                             "({}){}",
-                            v.iter().map(|e| expr(e, names)).collect::<Vec<_>>().join(", "),
+                            v.iter()
+                                .map(|e| expr(e, names))
+                                .collect::<Vec<_>>()
+                                .join(", "),
                             if *inc { "" } else { " exclusive" }
                         ),
                     };
@@ -71,7 +77,11 @@ fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut 
                     "{} Scan on {} for each of ({})",
                     index_name(table, *index),
                     table.name,
-                    values.iter().map(|e| expr(e, names)).collect::<Vec<_>>().join(", ")
+                    values
+                        .iter()
+                        .map(|e| expr(e, names))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             line(depth, how, out);
@@ -87,7 +97,18 @@ fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut 
         }
         Plan::Project { input, exprs, .. } => {
             line(depth, "Project".into(), out);
-            detail(depth, format!("Output: {}", exprs.iter().map(|e| expr(e, names)).collect::<Vec<_>>().join(", ")), out);
+            detail(
+                depth,
+                format!(
+                    "Output: {}",
+                    exprs
+                        .iter()
+                        .map(|e| expr(e, names))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                out,
+            );
             node(input, depth + 1, names, out);
         }
         Plan::Join {
@@ -105,9 +126,9 @@ fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut 
             };
             let lids = left.output_ids();
             let lookup = matches!(&**right, Plan::Scan { access, .. }
-                if crate::optimizer::index_select::access_reads(access, &|e: &Expr| {
-                    e.column_set().iter().any(|c| lids.contains(c))
-                }));
+            if crate::optimizer::index_select::access_reads(access, &|e: &Expr| {
+                e.column_set().iter().any(|c| lids.contains(c))
+            }));
             let name = if lookup {
                 "Index Nested Loop"
             } else if equi {
@@ -127,13 +148,27 @@ fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut 
         } => {
             line(depth, "HashAggregate".into(), out);
             if !group.is_empty() {
-                detail(depth, format!("Group Key: {}", group.iter().map(|e| expr(e, names)).collect::<Vec<_>>().join(", ")), out);
+                detail(
+                    depth,
+                    format!(
+                        "Group Key: {}",
+                        group
+                            .iter()
+                            .map(|e| expr(e, names))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    out,
+                );
             }
             detail(
                 depth,
                 format!(
                     "Aggregates: {}",
-                    aggs.iter().map(|a| a.name.clone()).collect::<Vec<_>>().join(", ")
+                    aggs.iter()
+                        .map(|a| a.name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 out,
             );
@@ -146,7 +181,11 @@ fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut 
                 format!(
                     "Sort Key: {}",
                     keys.iter()
-                        .map(|k| format!("{}{}", expr(&k.expr, names), if k.desc { " DESC" } else { "" }))
+                        .map(|k| format!(
+                            "{}{}",
+                            expr(&k.expr, names),
+                            if k.desc { " DESC" } else { "" }
+                        ))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -230,27 +269,45 @@ fn expr(e: &Expr, names: &HashMap<ColumnId, String>) -> String {
         }
         Expr::Call(_, args, _) => format!(
             "f({})",
-            args.iter().map(|a| expr(a, names)).collect::<Vec<_>>().join(", ")
+            args.iter()
+                .map(|a| expr(a, names))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Expr::Cast(e, t, _) => format!("{}::{}", expr(e, names), t.pg_name()),
         Expr::And(v) => format!("({})", list(v, names)),
         Expr::Or(v) => format!(
             "({})",
-            v.iter().map(|e| expr(e, names)).collect::<Vec<_>>().join(" OR ")
+            v.iter()
+                .map(|e| expr(e, names))
+                .collect::<Vec<_>>()
+                .join(" OR ")
         ),
         Expr::Not(e) => format!("NOT {}", expr(e, names)),
         Expr::IsNull(e) => format!("{} IS NULL", expr(e, names)),
         Expr::IsNotNull(e) => format!("{} IS NOT NULL", expr(e, names)),
-        Expr::InList { expr: e, list: l, negated, .. } => format!(
+        Expr::InList {
+            expr: e,
+            list: l,
+            negated,
+            ..
+        } => format!(
             "{} {}IN ({})",
             expr(e, names),
             if *negated { "NOT " } else { "" },
-            l.iter().map(|x| expr(x, names)).collect::<Vec<_>>().join(", ")
+            l.iter()
+                .map(|x| expr(x, names))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Expr::Subquery(s) => match &s.kind {
             SubqueryKind::Scalar(_) => format!("(SubPlan {})", s.id + 1),
             SubqueryKind::Exists { negated } => {
-                format!("{}EXISTS(SubPlan {})", if *negated { "NOT " } else { "" }, s.id + 1)
+                format!(
+                    "{}EXISTS(SubPlan {})",
+                    if *negated { "NOT " } else { "" },
+                    s.id + 1
+                )
             }
             SubqueryKind::In { lhs, negated, .. } => format!(
                 "{} {}IN (SubPlan {})",
@@ -262,7 +319,10 @@ fn expr(e: &Expr, names: &HashMap<ColumnId, String>) -> String {
         Expr::Case { .. } => "CASE … END".into(),
         Expr::Coalesce(v, _) => format!(
             "COALESCE({})",
-            v.iter().map(|e| expr(e, names)).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|e| expr(e, names))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         _ => "…".into(),
     }
