@@ -671,3 +671,55 @@ fn bank_transfers_keep_the_total() {
         assert_eq!(store.inner.ssi.footprint(), (0, 0, 0));
     }
 }
+
+#[test]
+fn concurrent_insert_of_a_key_read_as_absent_is_a_serialization_failure() {
+    let (store, t, _) = setup();
+    let t1 = begin(&store, SER);
+    let t2 = begin(&store, SER);
+    assert_eq!(get(&t1, t, 5), None);
+    assert_eq!(get(&t2, t, 5), None);
+    insert(&t1, t, 5, 1).unwrap();
+    let waiter = {
+        let t2 = t2.clone();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(insert(&t2, t, 5, 2));
+        });
+        rx
+    };
+    assert!(waiter.recv_timeout(Duration::from_millis(200)).is_err());
+    t1.commit().unwrap();
+    // PostgreSQL 15: 40001 (not 23505) once t1 commits.
+    assert_ssi_failure(
+        waiter.recv_timeout(Duration::from_secs(5)).unwrap(),
+        AT_WRITE,
+    );
+    // At REPEATABLE READ it is the duplicate key.
+    let t1 = begin(&store, RR);
+    let t2 = begin(&store, RR);
+    assert_eq!(get(&t1, t, 7), None);
+    assert_eq!(get(&t2, t, 7), None);
+    insert(&t1, t, 7, 1).unwrap();
+    t1.commit().unwrap();
+    assert!(matches!(
+        insert(&t2, t, 7, 2),
+        Err(Error::UniqueViolation { .. })
+    ));
+}
+
+#[test]
+fn g_single_with_predicate_reads_commits_at_serializable() {
+    let (store, t, _) = setup();
+    let t1 = begin(&store, SER);
+    let t2 = begin(&store, SER);
+    // `WHERE value % 5 = 0`
+    assert_eq!(scan(&t1, t).unwrap(), vec![(1, 10), (2, 20)]);
+    // `UPDATE test SET value = 12 WHERE value = 10`
+    scan(&t2, t).unwrap();
+    update(&t2, t, 1, 12).unwrap();
+    t2.commit().unwrap();
+    // `WHERE value % 3 = 0` still reads the snapshot: nothing matches; only one rw edge.
+    assert_eq!(scan(&t1, t).unwrap(), vec![(1, 10), (2, 20)]);
+    t1.commit().unwrap();
+}

@@ -406,6 +406,17 @@ impl Transaction {
         Ok(())
     }
 
+    /// At SERIALIZABLE, an insert that is about to fail on a duplicate key first runs the
+    /// write's SSI check: if we had read that the key was absent and a concurrent transaction
+    /// inserted it, PostgreSQL reports the serialization failure (40001), which a retry can
+    /// fix, rather than the unique violation.
+    fn ssi_check_before_unique_violation(&self, key: &[u8]) -> Result<()> {
+        match self.ssi() {
+            Some(ssi) => ssi.write(self.inner.id, key),
+            None => Ok(()),
+        }
+    }
+
     /// The SSI tracker, if this transaction is SERIALIZABLE.
     fn ssi(&self) -> Option<&Ssi> {
         (self.isolation() == IsolationLevel::Serializable).then_some(&self.inner.store.ssi)
@@ -632,6 +643,9 @@ impl Transaction {
         );
         if let Some(entry) = clash.next() {
             entry?;
+            self.ssi_check_before_unique_violation(&keys::index_value_key(
+                def.id, idx.id, &values,
+            ))?;
             return Err(Self::unique_violation(
                 def,
                 idx.name.clone(),
@@ -891,6 +905,7 @@ impl Transaction {
             let key = keys::row_key(table, &rk);
             self.lock(&key)?;
             if self.live_latest(&key)? {
+                self.ssi_check_before_unique_violation(&key)?;
                 let name = def
                     .primary_key_name
                     .clone()
