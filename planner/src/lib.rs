@@ -8,12 +8,14 @@
 pub mod binder;
 pub mod error;
 pub mod exec;
+pub mod notice;
 pub mod optimizer;
 mod parse;
-pub mod settings;
 pub mod plan;
 pub mod scalar;
 pub mod session;
+pub mod settings;
+pub mod utility;
 
 pub use error::{Error, ErrorKind, Result};
 
@@ -23,6 +25,7 @@ pub use error::{Error, ErrorKind, Result};
 pub(crate) fn grow_stack<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, f)
 }
+pub use notice::{Notice, Severity};
 pub use session::{
     CancelHandle, ColumnInfo, CommandTag, Cursor, Database, Prepared, QueryResult, Session,
     SessionParams, Statement, TransactionStatus,

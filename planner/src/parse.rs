@@ -6,19 +6,101 @@
 //! position PostgreSQL reports, converted from sqlparser's line/column.
 
 use crate::error::{Error, ErrorKind, Result};
+use sledgres_storage::RowLockMode;
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 
-/// Parses a query string into (statement text, AST) pairs.
-pub fn parse(sql: &str) -> Result<Vec<(String, ast::Statement)>> {
-    let stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, e))?;
+/// A parsed statement: sqlparser's AST, or a utility statement `utility.rs` recognised.
+#[derive(Clone, Debug)]
+pub enum Parsed {
+    Sql(Box<ast::Statement>),
+    Utility(crate::utility::Utility),
+}
+
+/// Parses a query string into (statement text, statement) pairs.
+///
+/// Utility statements (see `utility.rs`) are recognised per piece; their text is blanked out
+/// (spaces, newlines kept) before sqlparser parses the rest, so AST spans still refer to
+/// the whole string and sqlparser just sees empty statements there.
+pub fn parse(sql: &str) -> Result<Vec<(String, Parsed, Vec<RowLockMode>)>> {
+    let (masked, _) = crate::utility::mask_lock_strengths(sql);
+    Ok(parse_masked(sql, &masked)?
+        .into_iter()
+        .map(|(p, s)| {
+            let modes = crate::utility::mask_lock_strengths(&p).1;
+            (p, s, modes)
+        })
+        .collect())
+}
+
+/// `parse` on the text with lock strengths masked (`sql` is the original, for errors).
+fn parse_masked(sql: &str, masked_locks: &str) -> Result<Vec<(String, Parsed)>> {
     let pieces: Vec<String> = split(sql).into_iter().filter(|p| !is_blank(p)).collect();
-    if pieces.len() == stmts.len() {
-        Ok(pieces.into_iter().zip(stmts).collect())
-    } else {
-        Ok(stmts.into_iter().map(|s| (s.to_string(), s)).collect())
+    let utilities: Vec<Option<crate::utility::Utility>> = pieces
+        .iter()
+        .map(|p| crate::utility::recognize(p))
+        .collect();
+    if utilities.iter().all(|u| u.is_none()) {
+        let stmts = Parser::parse_sql(&PostgreSqlDialect {}, masked_locks)
+            .map_err(|e| syntax_error(sql, e))?;
+        return Ok(if pieces.len() == stmts.len() {
+            pieces
+                .into_iter()
+                .zip(stmts)
+                .map(|(p, s)| (p, Parsed::Sql(Box::new(s))))
+                .collect()
+        } else {
+            stmts
+                .into_iter()
+                .map(|s| (s.to_string(), Parsed::Sql(Box::new(s))))
+                .collect()
+        });
     }
+    let mut masked = masked_locks.to_string();
+    let mut from = 0;
+    for (p, u) in pieces.iter().zip(&utilities) {
+        // Masking lock strengths keeps byte positions, so the piece's place in `sql` is its
+        // place in `masked` too.
+        let Some(at) = sql[from..].find(p.as_str()).map(|a| a + from) else {
+            continue;
+        };
+        from = at + p.len();
+        if u.is_some() {
+            // One space per byte (newlines kept): positions after it stay right.
+            let blank: String = p
+                .chars()
+                .map(|c| {
+                    if c == '\n' {
+                        "\n".to_string()
+                    } else {
+                        " ".repeat(c.len_utf8())
+                    }
+                })
+                .collect();
+            masked.replace_range(at..at + p.len(), &blank);
+        }
+    }
+    let stmts =
+        Parser::parse_sql(&PostgreSqlDialect {}, &masked).map_err(|e| syntax_error(sql, e))?;
+    let sql_count = utilities.iter().filter(|u| u.is_none()).count();
+    if stmts.len() != sql_count {
+        return Err(Error::internal(
+            "statement splitting disagrees with the parser",
+        ));
+    }
+    let mut stmts = stmts.into_iter();
+    let mut out = vec![];
+    for (p, u) in pieces.into_iter().zip(utilities) {
+        match u {
+            Some(u) => out.push((p, Parsed::Utility(u))),
+            None => match stmts.next() {
+                Some(s) => out.push((p, Parsed::Sql(Box::new(s)))),
+                None => return Err(Error::internal("statement splitting disagrees")),
+            },
+        }
+    }
+    Ok(out)
 }
 
 /// Whether the text holds only whitespace and comments.

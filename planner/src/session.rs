@@ -28,16 +28,21 @@ use crate::binder::{Binder, Bound};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::dml::{PInsert, PModify};
 use crate::exec::expr::{compile, Layout};
+use crate::exec::rowlock::RowLocks;
 use crate::exec::{self, BoxOp, ExecCtx, PhysPlan};
+use crate::notice::Notice;
+use crate::parse::Parsed;
 use crate::settings::Settings;
+use crate::utility::TxnMode;
 use crate::{optimizer, scalar};
-use sledgres_storage::{
-    DataType, IndexDef, IsolationLevel, Row, Store, TableDef, Transaction, TxnOptions, Value,
-};
+use sledgres_storage::{DataType, IndexDef, Row, Savepoint, Store, TableDef, Transaction, Value};
 use sqlparser::ast;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+mod txn;
+use txn::{modes_from_ast, utility_action, TxnChars};
 
 /// Rows per `fetch` call when the caller asked for "all" (bounded batches keep memory flat).
 const FETCH_BATCH: usize = 1000;
@@ -75,7 +80,11 @@ impl Database {
             params,
             txn: None,
             block: Block::None,
-            next_opts: None,
+            chars: None,
+            queried: false,
+            savepoints: vec![],
+            notices: vec![],
+            statement_timeout_binds: false,
             settings,
             cancel: CancelHandle::default(),
         })
@@ -132,7 +141,9 @@ pub enum TransactionStatus {
 #[derive(Clone, Debug)]
 pub struct Statement {
     sql: String,
-    ast: ast::Statement,
+    parsed: Parsed,
+    /// The strengths of its FOR UPDATE/SHARE clauses (see `utility::mask_lock_strengths`).
+    lock_modes: Vec<sledgres_storage::RowLockMode>,
     /// The whole query string it came from (AST spans, hence error positions, refer to it).
     text: Arc<str>,
 }
@@ -154,7 +165,8 @@ pub struct ColumnInfo {
 /// What a prepared statement does when executed.
 #[derive(Debug)]
 enum Action {
-    Query(Arc<PhysPlan>),
+    /// A query, and the rows it locks (SELECT … FOR UPDATE).
+    Query(Arc<PhysPlan>, Option<Arc<RowLocks>>),
     Insert(PInsert),
     Update(PModify),
     Delete(PModify),
@@ -177,12 +189,27 @@ enum Action {
         if_exists: bool,
     },
     Begin {
-        modes: Vec<ast::TransactionMode>,
+        modes: Vec<TxnMode>,
         tag: &'static str,
     },
     Commit,
     Rollback,
-    SetTransaction(Vec<ast::TransactionMode>),
+    SetTransaction(Vec<TxnMode>),
+    SetSessionCharacteristics(Vec<TxnMode>),
+    Savepoint(String),
+    RollbackTo(String),
+    Release(String),
+    /// VACUUM [ANALYZE] (ANALYZE keeps no statistics yet, so the option changes nothing).
+    Vacuum {
+        tables: Vec<String>,
+    },
+    Analyze {
+        tables: Vec<String>,
+    },
+    Lock {
+        tables: Vec<String>,
+        mode: String,
+    },
     Set {
         name: String,
         value: Option<String>,
@@ -275,8 +302,19 @@ pub struct Session {
     /// The open transaction (implicit or the block's), begun lazily.
     txn: Option<Transaction>,
     block: Block,
-    /// Options for the transaction not begun yet (BEGIN ISOLATION LEVEL, SET TRANSACTION).
-    next_opts: Option<TxnOptions>,
+    /// The current transaction's characteristics (BEGIN ISOLATION LEVEL …, SET TRANSACTION),
+    /// fixed from the defaults when it starts; `None` outside a transaction.
+    chars: Option<TxnChars>,
+    /// Whether the current transaction ran a statement that reads or writes (PostgreSQL's
+    /// "first snapshot set"): from then on its isolation level cannot change.
+    queried: bool,
+    /// Savepoints of the open block, oldest first (names may repeat: the newest wins).
+    savepoints: Vec<(String, Savepoint)>,
+    /// WARNINGs and NOTICEs waiting for the server (see `notice.rs`).
+    notices: Vec<Notice>,
+    /// Whether the running statement's lock waits are bounded by statement_timeout rather
+    /// than lock_timeout (then a lock wait timeout is reported as a statement timeout).
+    statement_timeout_binds: bool,
     settings: Settings,
     cancel: CancelHandle,
 }
@@ -287,9 +325,10 @@ impl Session {
         let text: Arc<str> = Arc::from(sql);
         Ok(crate::parse::parse(sql)?
             .into_iter()
-            .map(|(sql, ast)| Statement {
+            .map(|(sql, parsed, lock_modes)| Statement {
                 sql,
-                ast,
+                parsed,
+                lock_modes,
                 text: text.clone(),
             })
             .collect())
@@ -304,8 +343,9 @@ impl Session {
         param_types: &[Option<DataType>],
     ) -> Result<Prepared> {
         let is_end = matches!(
-            stmt.ast,
-            ast::Statement::Commit { .. } | ast::Statement::Rollback { .. }
+            &stmt.parsed,
+            Parsed::Sql(s)
+                if matches!(**s, ast::Statement::Commit { .. } | ast::Statement::Rollback { .. })
         );
         if self.block == Block::Failed && !is_end {
             return Err(in_failed_block());
@@ -330,10 +370,14 @@ impl Session {
                 .collect(),
             columns: vec![],
         };
-        match &stmt.ast {
+        let ast = match &stmt.parsed {
+            Parsed::Utility(u) => return Ok(simple(utility_action(u))),
+            Parsed::Sql(ast) => &**ast,
+        };
+        match ast {
             ast::Statement::StartTransaction { modes, begin, .. } => {
                 return Ok(simple(Action::Begin {
-                    modes: modes.clone(),
+                    modes: modes_from_ast(modes),
                     tag: if *begin { "BEGIN" } else { "START TRANSACTION" },
                 }))
             }
@@ -342,6 +386,16 @@ impl Session {
                 chain: false,
                 savepoint: None,
             } => return Ok(simple(Action::Rollback)),
+            ast::Statement::Rollback {
+                chain: false,
+                savepoint: Some(name),
+            } => return Ok(simple(Action::RollbackTo(crate::binder::ident(name)))),
+            ast::Statement::Savepoint { name } => {
+                return Ok(simple(Action::Savepoint(crate::binder::ident(name))))
+            }
+            ast::Statement::ReleaseSavepoint { name } => {
+                return Ok(simple(Action::Release(crate::binder::ident(name))))
+            }
             ast::Statement::Set(set) => return self.prepare_set(set).map(simple),
             ast::Statement::Reset(r) => {
                 return Ok(simple(match &r.reset {
@@ -386,6 +440,7 @@ impl Session {
                 let txn = self.ensure_txn()?;
                 txn.begin_statement()?;
                 let mut binder = Binder::new(&txn, param_types).with_text(stmt.text.clone());
+                binder.settings = Some(self.settings_reader());
                 let lines = match binder.bind_statement(statement)? {
                     Bound::Query { plan, .. } => {
                         crate::plan::explain::explain(&optimizer::optimize(plan)?)
@@ -437,14 +492,18 @@ impl Session {
         let txn = self.ensure_txn()?;
         txn.begin_statement()?;
         let mut binder = Binder::new(&txn, param_types).with_text(stmt.text.clone());
-        let bound = binder.bind_statement(&stmt.ast)?;
+        binder.settings = Some(self.settings_reader());
+        binder.locking.strengths = stmt.lock_modes.iter().copied().collect();
+        let bound = binder.bind_statement(ast)?;
         let param_types = binder.param_types();
+        let row_locks = std::mem::take(&mut binder.locking.locks);
+        let row_locks = (!row_locks.is_empty()).then(|| Arc::new(row_locks));
         let (action, columns) = match bound {
             Bound::Query { plan, columns } => {
                 let plan = optimizer::optimize(plan)?;
                 let phys = exec::compile_plan(&plan, &[])?;
                 (
-                    Action::Query(Arc::new(phys)),
+                    Action::Query(Arc::new(phys), row_locks),
                     columns
                         .into_iter()
                         .map(|c| ColumnInfo {
@@ -581,42 +640,12 @@ impl Session {
                 snapshot: None,
                 session,
             } => {
-                if *session {
-                    let mut v = vec![];
-                    for m in modes {
-                        if let ast::TransactionMode::IsolationLevel(l) = m {
-                            v.push(isolation_name(l));
-                        }
-                    }
-                    match v.pop() {
-                        Some(l) => Ok(Action::Set {
-                            name: "default_transaction_isolation".into(),
-                            value: Some(l.into()),
-                            reset: false,
-                        }),
-                        None => Ok(Action::Set {
-                            name: "default_transaction_read_only".into(),
-                            value: Some(
-                                if modes.iter().any(|m| {
-                                    matches!(
-                                        m,
-                                        ast::TransactionMode::AccessMode(
-                                            ast::TransactionAccessMode::ReadOnly
-                                        )
-                                    )
-                                }) {
-                                    "on"
-                                } else {
-                                    "off"
-                                }
-                                .into(),
-                            ),
-                            reset: false,
-                        }),
-                    }
+                let modes = modes_from_ast(modes);
+                Ok(if *session {
+                    Action::SetSessionCharacteristics(modes)
                 } else {
-                    Ok(Action::SetTransaction(modes.clone()))
-                }
+                    Action::SetTransaction(modes)
+                })
             }
             _ => Err(Error::new(
                 ErrorKind::FeatureNotSupported,
@@ -627,8 +656,11 @@ impl Session {
 
     fn show_name(&self, name: &str) -> Result<String> {
         let lower = name.to_lowercase();
-        if lower == "transaction_isolation" {
-            return Ok("transaction_isolation".into());
+        if matches!(
+            lower.as_str(),
+            "transaction_isolation" | "transaction_read_only" | "transaction_deferrable"
+        ) {
+            return Ok(lower);
         }
         if lower == "all" {
             return Err(Error::new(
@@ -648,11 +680,16 @@ impl Session {
     /// Executes a prepared statement with parameter values.
     pub fn execute(&mut self, prepared: &Prepared, params: Vec<Value>) -> Result<QueryResult> {
         self.cancel.0.store(false, Ordering::SeqCst);
-        let is_end = matches!(*prepared.action, Action::Commit | Action::Rollback);
+        let is_end = matches!(
+            *prepared.action,
+            Action::Commit | Action::Rollback | Action::RollbackTo(_)
+        );
         if self.block == Block::Failed && !is_end {
             return Err(in_failed_block());
         }
-        let r = self.execute_inner(prepared, params);
+        let r = self
+            .execute_inner(prepared, params)
+            .map_err(|e| self.map_timeout(e));
         if let Err(e) = &r {
             self.statement_failed(e);
         }
@@ -661,65 +698,12 @@ impl Session {
 
     fn execute_inner(&mut self, prepared: &Prepared, params: Vec<Value>) -> Result<QueryResult> {
         let tag = |s: &str| Ok(QueryResult::Command(CommandTag(s.to_string())));
+        if let Some(r) = self.execute_control(&prepared.action) {
+            return r;
+        }
         match &*prepared.action {
-            Action::Begin { modes, tag: t } => {
-                if self.block == Block::None {
-                    self.block = Block::Open;
-                    if self.txn.is_none() {
-                        let mut opts = self.default_opts();
-                        apply_modes(&mut opts, modes);
-                        self.next_opts = Some(opts);
-                    }
-                }
-                return tag(t);
-            }
-            Action::Commit => {
-                let failed = self.block == Block::Failed;
-                let txn = self.txn.take();
-                self.block = Block::None;
-                self.next_opts = None;
-                if let Some(txn) = txn {
-                    if failed {
-                        txn.rollback()?;
-                    } else {
-                        txn.commit()?;
-                    }
-                }
-                return tag(if failed { "ROLLBACK" } else { "COMMIT" });
-            }
-            Action::Rollback => {
-                self.block = Block::None;
-                self.next_opts = None;
-                if let Some(txn) = self.txn.take() {
-                    txn.rollback()?;
-                }
-                return tag("ROLLBACK");
-            }
-            Action::SetTransaction(modes) => {
-                if self.txn.is_some() {
-                    if modes
-                        .iter()
-                        .any(|m| matches!(m, ast::TransactionMode::IsolationLevel(_)))
-                    {
-                        return Err(Error::new(
-                            ErrorKind::ActiveSqlTransaction,
-                            "SET TRANSACTION ISOLATION LEVEL must be called before any query",
-                        ));
-                    }
-                } else {
-                    let mut opts = self.next_opts.unwrap_or_else(|| self.default_opts());
-                    apply_modes(&mut opts, modes);
-                    self.next_opts = Some(opts);
-                }
-                return tag("SET");
-            }
             Action::Set { name, value, reset } => {
                 self.settings.set(name, value.as_deref())?;
-                if name.eq_ignore_ascii_case("lock_timeout") {
-                    if let Some(txn) = &self.txn {
-                        txn.set_lock_timeout(self.lock_timeout());
-                    }
-                }
                 return tag(if *reset { "RESET" } else { "SET" });
             }
             Action::ResetAll => {
@@ -738,16 +722,8 @@ impl Session {
                 }));
             }
             Action::Show(name) => {
-                let value = if name.eq_ignore_ascii_case("transaction_isolation") {
-                    let iso = match &self.txn {
-                        Some(t) => t.isolation(),
-                        None => {
-                            self.next_opts
-                                .unwrap_or_else(|| self.default_opts())
-                                .isolation
-                        }
-                    };
-                    isolation_text(iso).to_string()
+                let value = if let Some(v) = self.transaction_setting(name) {
+                    v
                 } else {
                     self.settings.get(name)?
                 };
@@ -760,8 +736,10 @@ impl Session {
             }
             _ => {}
         }
+        self.check_writable(&prepared.action)?;
         let txn = self.ensure_txn()?;
         txn.begin_statement()?;
+        self.arm_timeouts(&txn);
         let mut ctx = ExecCtx::new(txn.clone(), params, self.cancel.0.clone());
         ctx.deadline = self
             .settings
@@ -770,9 +748,12 @@ impl Session {
             .and_then(|v| crate::settings::parse_duration_ms(&v))
             .filter(|ms| *ms > 0)
             .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
+        if let Action::Query(_, locks) = &*prepared.action {
+            ctx.row_locks = locks.clone();
+        }
         let ctx = Arc::new(ctx);
         match &*prepared.action {
-            Action::Query(plan) => Ok(QueryResult::Rows(Cursor {
+            Action::Query(plan, _) => Ok(QueryResult::Rows(Cursor {
                 columns: prepared.columns.clone(),
                 op: Some(exec::open(plan, &ctx)?),
                 count: 0,
@@ -797,6 +778,10 @@ impl Session {
             } => {
                 if txn.get_table(&def.schema, &def.name)?.is_some() {
                     if *if_not_exists {
+                        self.notice(Notice::note(
+                            "42P07",
+                            format!("relation \"{}\" already exists, skipping", def.name),
+                        ));
                         return tag("CREATE TABLE");
                     }
                     return Err(Error::new(
@@ -815,7 +800,10 @@ impl Session {
                 for n in names {
                     match txn.get_table("public", n)? {
                         Some(t) => ids.push(t.id),
-                        None if *if_exists => {}
+                        None if *if_exists => self.notice(Notice::note(
+                            "00000",
+                            format!("table \"{n}\" does not exist, skipping"),
+                        )),
                         None => {
                             return Err(Error::new(
                                 ErrorKind::UndefinedTable,
@@ -838,6 +826,10 @@ impl Session {
                     || txn.get_table(&table.schema, &def.name)?.is_some()
                 {
                     if *if_not_exists {
+                        self.notice(Notice::note(
+                            "42P07",
+                            format!("relation \"{}\" already exists, skipping", def.name),
+                        ));
                         return tag("CREATE INDEX");
                     }
                     return Err(Error::new(
@@ -853,7 +845,10 @@ impl Session {
                 for n in names {
                     match find_index(&txn, n)? {
                         Some(x) => found.push(x),
-                        None if *if_exists => {}
+                        None if *if_exists => self.notice(Notice::note(
+                            "00000",
+                            format!("index \"{n}\" does not exist, skipping"),
+                        )),
                         None => {
                             return Err(Error::new(
                                 ErrorKind::UndefinedObject,
@@ -888,6 +883,7 @@ impl Session {
                 }
                 Err(e) => {
                     cursor.op = None;
+                    let e = self.map_timeout(e);
                     self.statement_failed(&e);
                     return Err(e);
                 }
@@ -910,7 +906,7 @@ impl Session {
     /// (or rolls it back after an error). Commit failures are returned.
     pub fn end_batch(&mut self) -> Result<()> {
         if self.block == Block::None {
-            self.next_opts = None;
+            self.end_transaction();
             if let Some(txn) = self.txn.take() {
                 txn.commit()?;
             }
@@ -949,69 +945,10 @@ impl Session {
             }
         }
         self.block = Block::None;
+        self.end_transaction();
     }
 
     // --- transaction state -----------------------------------------------------------------
-
-    fn default_opts(&self) -> TxnOptions {
-        let iso = self
-            .settings
-            .get("default_transaction_isolation")
-            .unwrap_or_default();
-        TxnOptions {
-            isolation: match iso.as_str() {
-                "repeatable read" => IsolationLevel::RepeatableRead,
-                "serializable" => IsolationLevel::Serializable,
-                _ => IsolationLevel::ReadCommitted,
-            },
-            read_only: self
-                .settings
-                .get("default_transaction_read_only")
-                .map(|v| v == "on")
-                .unwrap_or(false),
-            deferrable: false,
-        }
-    }
-
-    fn lock_timeout(&self) -> Option<std::time::Duration> {
-        let ms = self
-            .settings
-            .get("lock_timeout")
-            .ok()
-            .and_then(|v| crate::settings::parse_duration_ms(&v))
-            .unwrap_or(0);
-        (ms > 0).then(|| std::time::Duration::from_millis(ms))
-    }
-
-    /// The open transaction, begun now if needed.
-    fn ensure_txn(&mut self) -> Result<Transaction> {
-        if let Some(t) = &self.txn {
-            return Ok(t.clone());
-        }
-        let opts = self.next_opts.take().unwrap_or_else(|| self.default_opts());
-        let txn = self.db.store.begin(opts)?;
-        txn.set_interrupt(self.cancel.0.clone());
-        txn.set_lock_timeout(self.lock_timeout());
-        self.txn = Some(txn.clone());
-        Ok(txn)
-    }
-
-    /// After a failed statement: a block becomes failed; an implicit transaction is rolled
-    /// back at once (the server skips the rest of the batch).
-    fn statement_failed(&mut self, e: &Error) {
-        tracing::debug!(error = %e, "statement failed");
-        match self.block {
-            Block::Open | Block::Failed => self.block = Block::Failed,
-            Block::None => {
-                self.next_opts = None;
-                if let Some(txn) = self.txn.take() {
-                    if let Err(e) = txn.rollback() {
-                        tracing::warn!(error = %e, "rollback after error failed");
-                    }
-                }
-            }
-        }
-    }
 }
 
 fn in_failed_block() -> Error {
@@ -1028,43 +965,6 @@ fn find_index(txn: &Transaction, name: &str) -> Result<Option<(u32, u32)>> {
         }
     }
     Ok(None)
-}
-
-fn apply_modes(opts: &mut TxnOptions, modes: &[ast::TransactionMode]) {
-    for m in modes {
-        match m {
-            ast::TransactionMode::IsolationLevel(l) => {
-                opts.isolation = match l {
-                    ast::TransactionIsolationLevel::RepeatableRead => {
-                        IsolationLevel::RepeatableRead
-                    }
-                    ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
-                    _ => IsolationLevel::ReadCommitted,
-                }
-            }
-            ast::TransactionMode::AccessMode(a) => {
-                opts.read_only = matches!(a, ast::TransactionAccessMode::ReadOnly)
-            }
-        }
-    }
-}
-
-fn isolation_name(l: &ast::TransactionIsolationLevel) -> &'static str {
-    match l {
-        ast::TransactionIsolationLevel::ReadUncommitted => "read uncommitted",
-        ast::TransactionIsolationLevel::ReadCommitted => "read committed",
-        ast::TransactionIsolationLevel::RepeatableRead => "repeatable read",
-        ast::TransactionIsolationLevel::Serializable => "serializable",
-        _ => "read committed",
-    }
-}
-
-fn isolation_text(l: IsolationLevel) -> &'static str {
-    match l {
-        IsolationLevel::ReadCommitted => "read committed",
-        IsolationLevel::RepeatableRead => "repeatable read",
-        IsolationLevel::Serializable => "serializable",
-    }
 }
 
 /// The text of a SET value: identifiers and literals as written (strings unquoted).

@@ -12,6 +12,8 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("application_name", "", true),
     ("client_encoding", "UTF8", true),
     ("DateStyle", "ISO, MDY", true),
+    ("deadlock_timeout", "1s", false),
+    ("default_transaction_deferrable", "off", false),
     ("default_transaction_isolation", "read committed", false),
     ("default_transaction_read_only", "off", true),
     ("extra_float_digits", "1", false),
@@ -211,14 +213,14 @@ fn normalize(key: &str, v: &str) -> Result<String> {
                 _ => return Err(invalid()),
             }
         }
-        "standard_conforming_strings" | "default_transaction_read_only" => {
-            match v.to_lowercase().as_str() {
-                "on" | "true" | "yes" | "1" => "on".into(),
-                "off" | "false" | "no" | "0" => "off".into(),
-                _ => return Err(invalid()),
-            }
-        }
-        "statement_timeout" | "lock_timeout" => {
+        "standard_conforming_strings"
+        | "default_transaction_read_only"
+        | "default_transaction_deferrable" => match v.to_lowercase().as_str() {
+            "on" | "true" | "yes" | "1" => "on".into(),
+            "off" | "false" | "no" | "0" => "off".into(),
+            _ => return Err(invalid()),
+        },
+        "statement_timeout" | "lock_timeout" | "deadlock_timeout" => {
             let ms = parse_duration_ms(v).ok_or_else(invalid)?;
             format_duration_ms(ms)
         }

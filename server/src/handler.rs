@@ -36,6 +36,7 @@ use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus as WireStatus,
 };
 use pgwire::messages::startup::ParameterStatus;
+use pgwire::error::ErrorInfo;
 use pgwire::messages::PgWireBackendMessage as Msg;
 use sledgres_planner::{
     ColumnInfo, Cursor, QueryResult, Row, Session, Statement, TransactionStatus, Value,
@@ -314,10 +315,11 @@ impl Handler {
     /// protocol-level ones — a bad Bind, an unknown portal — are marked here).
     async fn fail<O: Output>(&mut self, out: &mut O, e: SqlError) -> std::io::Result<()> {
         self.skip_until_sync = true;
+        let failed = e.clone();
         let _ = self
             .session
-            .run(|core| {
-                mark_statement_failed(core);
+            .run(move |core| {
+                mark_statement_failed(core, &failed);
                 Ok(())
             })
             .await;
@@ -330,23 +332,27 @@ impl Handler {
 /// Puts the session in the state a failed statement leaves: inside a block, the failed
 /// state (25P02 until ROLLBACK); outside, the implicit transaction rolled back, so that Sync
 /// does not commit what ran before the error.
-///
-/// The planner's interface has no call for "a statement failed outside the planner", so this
-/// prepares a statement that cannot bind, which runs the planner's own error path. Once
-/// `Session` offers such a method, call it here instead.
-fn mark_statement_failed(core: &mut Core) {
+fn mark_statement_failed(core: &mut Core, e: &SqlError) {
     let Ok(session) = core.session() else {
         return;
     };
     if session.transaction_status() == TransactionStatus::Failed {
         return;
     }
-    if let Ok(mut statements) =
-        session.parse("SELECT * FROM \"sledgres: statement failed in the protocol layer\"")
-    {
-        if let Some(stmt) = statements.pop() {
-            let _ = session.prepare(&stmt, &[]);
-        }
+    session.statement_failed(&sledgres_planner::Error::new(
+        sledgres_planner::ErrorKind::ProtocolViolation,
+        e.message.clone(),
+    ));
+}
+
+/// Moves the session's queued WARNINGs and NOTICEs into `msgs` (PostgreSQL sends them
+/// before the statement's CommandComplete or ErrorResponse).
+fn push_notices(session: &mut Session, msgs: &mut Vec<Msg>) {
+    for n in session.take_notices() {
+        let severity = n.severity.as_str().to_string();
+        let mut info = ErrorInfo::new(severity.clone(), n.code.to_string(), n.message);
+        info.severity_nonlocalized = Some(severity);
+        msgs.push(Msg::NoticeResponse(info.into()));
     }
 }
 
@@ -427,8 +433,11 @@ fn simple_run(core: &mut Core, msgs: &mut Vec<Msg>) -> Result<bool, SqlError> {
         let Some(stmt) = run.statements.pop_front() else {
             return Ok(true);
         };
-        let prepared = session.prepare(&stmt, &[])?;
-        match session.execute(&prepared, Vec::new())? {
+        let prepared = session.prepare(&stmt, &[]);
+        push_notices(session, msgs);
+        let result = session.execute(&prepared?, Vec::new());
+        push_notices(session, msgs);
+        match result? {
             QueryResult::Command(tag) => msgs.push(command_complete(tag.0)),
             QueryResult::Rows(cursor) => {
                 let columns = cursor.columns().to_vec();
@@ -600,7 +609,9 @@ fn execute_step(
                 msgs.push(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
                 return Ok((msgs, 0, true));
             };
-            match session.execute(prepared, params)? {
+            let result = session.execute(prepared, params);
+            push_notices(session, &mut msgs);
+            match result? {
                 QueryResult::Command(tag) => {
                     msgs.push(command_complete(tag.0));
                     return Ok((msgs, 0, true));

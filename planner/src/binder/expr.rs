@@ -372,7 +372,10 @@ impl Binder<'_> {
                     return Ok(e);
                 }
                 if let Expr::Literal(v, _) = &e {
-                    return Ok(Expr::Literal(scalar::cast(v.clone(), ty, ctx)?, ty.clone()));
+                    return Ok(Expr::Literal(
+                        scalar::cast_typed(v.clone(), &from, ty, ctx)?,
+                        ty.clone(),
+                    ));
                 }
                 Ok(Expr::Cast(Box::new(e), ty.clone(), ctx))
             }
@@ -396,7 +399,7 @@ impl Binder<'_> {
                 }
                 if let Expr::Literal(v, _) = &e {
                     return Ok(Expr::Literal(
-                        scalar::cast(v.clone(), ty, CastContext::Explicit)?,
+                        scalar::cast_typed(v.clone(), &from, ty, CastContext::Explicit)?,
                         ty.clone(),
                     ));
                 }
@@ -644,6 +647,9 @@ impl Binder<'_> {
                 ErrorKind::SyntaxError,
                 "syntax error at or near \"*\"".to_string(),
             ));
+        }
+        if name == "current_setting" {
+            return self.bind_current_setting(&args);
         }
         let bound = args
             .iter()

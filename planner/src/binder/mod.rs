@@ -19,7 +19,9 @@
 mod ddl;
 mod dml;
 mod expr;
+mod locking;
 mod query;
+mod session_fns;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{AggCall, ColumnId, Plan};
@@ -107,7 +109,14 @@ pub struct Binder<'a> {
     text: Option<std::sync::Arc<str>>,
     /// Current expression nesting depth (see `expr.rs`).
     pub(crate) depth: usize,
+    /// Reads a session setting for `current_setting()` (see `session_fns.rs`).
+    pub(crate) settings: Option<SettingsReader>,
+    /// FOR UPDATE / SHARE clauses: their true strengths in, the tables to lock out.
+    pub(crate) locking: locking::Locking,
 }
+
+/// How the binder reads session settings: the session's current values by name.
+pub type SettingsReader = Arc<dyn Fn(&str) -> Result<String> + Send + Sync>;
 
 impl<'a> Binder<'a> {
     pub fn new(txn: &'a Transaction, params: &[Option<DataType>]) -> Self {
@@ -121,6 +130,8 @@ impl<'a> Binder<'a> {
             last_subquery_name: None,
             text: None,
             depth: 0,
+            settings: None,
+            locking: Default::default(),
         }
     }
 

@@ -24,9 +24,6 @@ impl Binder<'_> {
         if q.fetch.is_some() {
             return Err(unsupported("FETCH"));
         }
-        if !q.locks.is_empty() {
-            return Err(unsupported("FOR UPDATE/SHARE"));
-        }
         let order: &[ast::OrderByExpr] = match &q.order_by {
             None => &[],
             Some(ob) => match &ob.kind {
@@ -62,6 +59,7 @@ impl Binder<'_> {
                 }
             }
         };
+        self.bind_row_locks(q, &plan)?;
         if let Some(lc) = &q.limit_clause {
             let (limit, offset) = match lc {
                 ast::LimitClause::LimitOffset { limit, offset, .. } => {

@@ -24,7 +24,8 @@ pub enum PExpr {
         strict: bool,
         args: Vec<PExpr>,
     },
-    Cast(Box<PExpr>, DataType, CastContext),
+    /// (input, target type, context, input type: char(n) → text must drop the padding).
+    Cast(Box<PExpr>, DataType, CastContext, Option<DataType>),
     And(Vec<PExpr>),
     Or(Vec<PExpr>),
     Not(Box<PExpr>),
@@ -158,7 +159,7 @@ fn compile_inner(e: &Expr, layout: &Layout) -> Result<PExpr> {
             strict: r.strict,
             args: cv(args)?,
         },
-        Expr::Cast(e, t, ctx) => PExpr::Cast(bx(e)?, t.clone(), *ctx),
+        Expr::Cast(e, t, ctx) => PExpr::Cast(bx(e)?, t.clone(), *ctx, e.ty()),
         Expr::And(v) => PExpr::And(cv(v)?),
         Expr::Or(v) => PExpr::Or(cv(v)?),
         Expr::Not(e) => PExpr::Not(bx(e)?),
@@ -300,7 +301,10 @@ impl PExpr {
                 }
                 (func.0)(&vals)?
             }
-            PExpr::Cast(e, t, c) => scalar::cast(e.eval(row, ctx)?, t, *c)?,
+            PExpr::Cast(e, t, c, from) => match from {
+                Some(f) => scalar::cast_typed(e.eval(row, ctx)?, f, t, *c)?,
+                None => scalar::cast(e.eval(row, ctx)?, t, *c)?,
+            },
             PExpr::And(v) => {
                 let mut unknown = false;
                 for e in v {

@@ -1,7 +1,8 @@
 //! Joins. The right input is materialised (a hash table on the join keys, or a plain list
 //! for a nested loop) and the left input streams past it; the optimizer puts the smaller,
 //! newly joined relation on the right. A LEFT join emits the left row padded with NULLs
-//! when nothing matched.
+//! when nothing matched; a FULL join also remembers which right rows matched and, once the
+//! left input is exhausted, emits the others padded with NULLs on the left.
 
 use super::expr::PExpr;
 use super::hashkey::HashKey;
@@ -16,8 +17,48 @@ use std::sync::Arc;
 struct Pending {
     left: Row,
     matches: Arc<Vec<Row>>,
+    /// Which bucket `matches` is (FULL joins mark matched right rows per bucket).
+    bucket: usize,
     pos: usize,
     matched: bool,
+}
+
+/// FULL join bookkeeping: a flag per right row of each bucket, and the right rows not yet
+/// emitted after the left side ended.
+#[derive(Default)]
+struct RightMatches {
+    flags: Vec<Vec<bool>>,
+    buckets: Vec<Arc<Vec<Row>>>,
+    tail: Option<std::vec::IntoIter<Row>>,
+}
+
+impl RightMatches {
+    fn new(buckets: Vec<Arc<Vec<Row>>>) -> Self {
+        RightMatches {
+            flags: buckets.iter().map(|b| vec![false; b.len()]).collect(),
+            buckets,
+            tail: None,
+        }
+    }
+
+    /// The next unmatched right row, NULL-padded on the left.
+    fn next_unmatched(&mut self, left_width: usize) -> Option<Row> {
+        if self.tail.is_none() {
+            let mut rest = vec![];
+            for (b, flags) in self.buckets.iter().zip(&self.flags) {
+                for (row, m) in b.iter().zip(flags) {
+                    if !m {
+                        rest.push(row.clone());
+                    }
+                }
+            }
+            self.tail = Some(rest.into_iter());
+        }
+        let r = self.tail.as_mut()?.next()?;
+        let mut out: Row = std::iter::repeat_n(Value::Null, left_width).collect();
+        out.extend(r);
+        Some(out)
+    }
 }
 
 pub struct HashJoinOp {
@@ -26,8 +67,10 @@ pub struct HashJoinOp {
     residual: Option<Arc<PExpr>>,
     kind: JoinKind,
     right_width: usize,
-    table: HashMap<HashKey, Arc<Vec<Row>>>,
+    table: HashMap<HashKey, (usize, Arc<Vec<Row>>)>,
     pending: Option<Pending>,
+    full: Option<RightMatches>,
+    left_width: usize,
     ctx: Arc<ExecCtx>,
 }
 
@@ -41,10 +84,13 @@ impl HashJoinOp {
             residual,
             kind,
             right_width,
+            left_width,
         } = &*node
         else {
             return Err(Error::internal("HashJoinOp on another node"));
         };
+        // Right rows with a NULL key match nothing but a FULL join still emits them.
+        let mut null_keyed = vec![];
         let mut table: HashMap<HashKey, Vec<Row>> = HashMap::new();
         let mut r = open(right, ctx)?;
         let mut n = 0usize;
@@ -58,18 +104,36 @@ impl HashJoinOp {
                 .map(|e| e.eval(&row, ctx))
                 .collect::<Result<Row>>()?;
             if key.iter().any(|v| v.is_null()) {
+                if *kind == JoinKind::Full {
+                    null_keyed.push(row);
+                }
                 continue;
             }
             table.entry(HashKey(key)).or_default().push(row);
         }
+        let table: HashMap<HashKey, (usize, Arc<Vec<Row>>)> = table
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, v))| (k, (i, Arc::new(v))))
+            .collect();
+        let full = (*kind == JoinKind::Full).then(|| {
+            let mut buckets = vec![Arc::new(vec![]); table.len()];
+            for (i, b) in table.values() {
+                buckets[*i] = b.clone();
+            }
+            buckets.push(Arc::new(null_keyed));
+            RightMatches::new(buckets)
+        });
         Ok(HashJoinOp {
             left: open(left, ctx)?,
             left_keys: left_keys.clone(),
             residual: residual.clone(),
             kind: *kind,
             right_width: *right_width,
-            table: table.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            table,
             pending: None,
+            full,
+            left_width: *left_width,
             ctx: ctx.clone(),
         })
     }
@@ -79,32 +143,39 @@ impl Operator for HashJoinOp {
     fn next(&mut self) -> Result<Option<Row>> {
         loop {
             if let Some(p) = &mut self.pending {
-                if let Some(out) = emit(p, &self.residual, &self.ctx)? {
+                if let Some(out) = emit(p, &self.residual, &self.ctx, self.full.as_mut())? {
                     return Ok(Some(out));
                 }
                 let p = self.pending.take();
                 if let Some(p) = p {
-                    if !p.matched && self.kind == JoinKind::Left {
+                    if !p.matched && self.kind != JoinKind::Inner {
                         return Ok(Some(pad(p.left, self.right_width)));
                     }
                 }
             }
             let Some(row) = self.left.next()? else {
-                return Ok(None);
+                return Ok(self
+                    .full
+                    .as_mut()
+                    .and_then(|f| f.next_unmatched(self.left_width)));
             };
             let key = self
                 .left_keys
                 .iter()
                 .map(|e| e.eval(&row, &self.ctx))
                 .collect::<Result<Row>>()?;
-            let matches = if key.iter().any(|v| v.is_null()) {
-                Arc::new(vec![])
+            let (bucket, matches) = if key.iter().any(|v| v.is_null()) {
+                (usize::MAX, Arc::new(vec![]))
             } else {
-                self.table.get(&HashKey(key)).cloned().unwrap_or_default()
+                self.table
+                    .get(&HashKey(key))
+                    .cloned()
+                    .unwrap_or((usize::MAX, Arc::new(vec![])))
             };
             self.pending = Some(Pending {
                 left: row,
                 matches,
+                bucket,
                 pos: 0,
                 matched: false,
             });
@@ -113,7 +184,12 @@ impl Operator for HashJoinOp {
 }
 
 /// The next joined row of `p` that passes the residual predicate.
-fn emit(p: &mut Pending, residual: &Option<Arc<PExpr>>, ctx: &Arc<ExecCtx>) -> Result<Option<Row>> {
+fn emit(
+    p: &mut Pending,
+    residual: &Option<Arc<PExpr>>,
+    ctx: &Arc<ExecCtx>,
+    full: Option<&mut RightMatches>,
+) -> Result<Option<Row>> {
     while p.pos < p.matches.len() {
         let mut out = p.left.clone();
         out.extend(p.matches[p.pos].iter().cloned());
@@ -124,6 +200,11 @@ fn emit(p: &mut Pending, residual: &Option<Arc<PExpr>>, ctx: &Arc<ExecCtx>) -> R
             }
         }
         p.matched = true;
+        if let Some(f) = full {
+            if let Some(flag) = f.flags.get_mut(p.bucket).and_then(|b| b.get_mut(p.pos - 1)) {
+                *flag = true;
+            }
+        }
         return Ok(Some(out));
     }
     Ok(None)
@@ -140,7 +221,9 @@ pub struct NestedLoopOp {
     on: Option<Arc<PExpr>>,
     kind: JoinKind,
     right_width: usize,
+    left_width: usize,
     pending: Option<Pending>,
+    full: Option<RightMatches>,
     ctx: Arc<ExecCtx>,
     count: usize,
 }
@@ -153,6 +236,7 @@ impl NestedLoopOp {
             on,
             kind,
             right_width,
+            left_width,
         } = &*node
         else {
             return Err(Error::internal("NestedLoopOp on another node"));
@@ -165,13 +249,17 @@ impl NestedLoopOp {
             }
             rows.push(row);
         }
+        let right_rows = Arc::new(rows);
+        let full = (*kind == JoinKind::Full).then(|| RightMatches::new(vec![right_rows.clone()]));
         Ok(NestedLoopOp {
             left: open(left, ctx)?,
-            right_rows: Arc::new(rows),
+            right_rows,
             on: on.clone(),
             kind: *kind,
             right_width: *right_width,
+            left_width: *left_width,
             pending: None,
+            full,
             ctx: ctx.clone(),
             count: 0,
         })
@@ -186,21 +274,25 @@ impl Operator for NestedLoopOp {
                 if self.count.is_multiple_of(CANCEL_CHECK_INTERVAL) {
                     self.ctx.check_cancel()?;
                 }
-                if let Some(out) = emit(p, &self.on, &self.ctx)? {
+                if let Some(out) = emit(p, &self.on, &self.ctx, self.full.as_mut())? {
                     return Ok(Some(out));
                 }
                 if let Some(p) = self.pending.take() {
-                    if !p.matched && self.kind == JoinKind::Left {
+                    if !p.matched && self.kind != JoinKind::Inner {
                         return Ok(Some(pad(p.left, self.right_width)));
                     }
                 }
             }
             let Some(row) = self.left.next()? else {
-                return Ok(None);
+                return Ok(self
+                    .full
+                    .as_mut()
+                    .and_then(|f| f.next_unmatched(self.left_width)));
             };
             self.pending = Some(Pending {
                 left: row,
                 matches: self.right_rows.clone(),
+                bucket: 0,
                 pos: 0,
                 matched: false,
             });
@@ -250,11 +342,11 @@ impl Operator for LookupJoinOp {
     fn next(&mut self) -> Result<Option<Row>> {
         loop {
             if let Some(p) = &mut self.pending {
-                if let Some(out) = emit(p, &self.on, &self.ctx)? {
+                if let Some(out) = emit(p, &self.on, &self.ctx, None)? {
                     return Ok(Some(out));
                 }
                 if let Some(p) = self.pending.take() {
-                    if !p.matched && self.kind == JoinKind::Left {
+                    if !p.matched && self.kind != JoinKind::Inner {
                         return Ok(Some(pad(p.left, self.right_width)));
                     }
                 }
@@ -275,6 +367,7 @@ impl Operator for LookupJoinOp {
             self.pending = Some(Pending {
                 left: row,
                 matches: Arc::new(matches),
+                bucket: 0,
                 pos: 0,
                 matched: false,
             });

@@ -18,6 +18,7 @@ pub mod expr;
 mod hashkey;
 mod join;
 mod ops;
+pub mod rowlock;
 mod scan;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -44,6 +45,8 @@ pub struct ExecCtx {
     pub cache: Arc<Mutex<HashMap<usize, Arc<Cached>>>>,
     /// `statement_timeout`: past this instant the statement fails with 57014.
     pub deadline: Option<std::time::Instant>,
+    /// SELECT … FOR UPDATE: the tables whose scanned rows are locked (see `rowlock.rs`).
+    pub row_locks: Option<Arc<rowlock::RowLocks>>,
 }
 
 impl ExecCtx {
@@ -59,6 +62,7 @@ impl ExecCtx {
             cancel,
             cache: Arc::new(Mutex::new(HashMap::new())),
             deadline: None,
+            row_locks: None,
         }
     }
 
@@ -72,6 +76,7 @@ impl ExecCtx {
             cancel: self.cancel.clone(),
             cache: self.cache.clone(),
             deadline: self.deadline,
+            row_locks: self.row_locks.clone(),
         }
     }
 
@@ -144,6 +149,7 @@ pub enum PhysPlan {
         residual: Option<Arc<PExpr>>,
         kind: JoinKind,
         right_width: usize,
+        left_width: usize,
     },
     /// Index nested loop: the right plan is opened once per left row, with that row as its
     /// nearest outer row (its key bounds read the left row's columns).
@@ -160,6 +166,7 @@ pub enum PhysPlan {
         on: Option<Arc<PExpr>>,
         kind: JoinKind,
         right_width: usize,
+        left_width: usize,
     },
     Aggregate {
         input: Arc<PhysPlan>,
@@ -353,6 +360,7 @@ fn compile_join(
     let lids = left.output_ids();
     let rids = right.output_ids();
     let right_width = rids.len();
+    let left_width = lids.len();
     let mut both = lids.clone();
     both.extend(rids.iter().copied());
     let local_only = |e: &Expr, ids: &[ColumnId], other: &[ColumnId]| {
@@ -383,7 +391,7 @@ fn compile_join(
         residual.push(p.clone());
     }
     let both_layout = Layout::new(both, outer);
-    if let Plan::Scan { access, .. } = right {
+    if let (Plan::Scan { access, .. }, false) = (right, kind == JoinKind::Full) {
         let reads_left = |e: &Expr| e.column_set().iter().any(|c| lids.contains(c));
         if crate::optimizer::index_select::access_reads(access, &reads_left) {
             let on = Expr::and_all(on.to_vec())
@@ -412,6 +420,7 @@ fn compile_join(
             on: residual,
             kind,
             right_width,
+            left_width,
         });
     }
     let ll = Layout::new(lids, outer);
@@ -434,6 +443,7 @@ fn compile_join(
         residual,
         kind,
         right_width,
+        left_width,
     })
 }
 

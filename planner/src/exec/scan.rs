@@ -109,6 +109,16 @@ impl ScanOp {
                     continue;
                 }
             }
+            if self.ctx.row_locks.is_some() {
+                let PhysPlan::Scan { table, .. } = &*self.node else {
+                    return Err(Error::internal("ScanOp on a non-scan node"));
+                };
+                let recheck = |r: &Row| self.recheck(r);
+                match super::rowlock::lock_scanned(&self.ctx, table.id, &key, row, recheck)? {
+                    Some(row) => return Ok(Some((key, row))),
+                    None => continue,
+                }
+            }
             return Ok(Some((key, row)));
         }
     }

@@ -118,7 +118,7 @@ fn fold_inner(e: Expr) -> Result<Expr> {
             }
         }
         Expr::Cast(inner, ty, ctx) => match *inner {
-            Expr::Literal(v, from) => match scalar::cast(v.clone(), &ty, ctx) {
+            Expr::Literal(v, from) => match scalar::cast_typed(v.clone(), &from, &ty, ctx) {
                 Ok(v) => Expr::Literal(v, ty),
                 Err(_) => Expr::Cast(Box::new(Expr::Literal(v, from)), ty, ctx),
             },

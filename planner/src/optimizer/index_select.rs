@@ -12,7 +12,7 @@
 
 use super::{map_inputs, Rule};
 use crate::error::Result;
-use crate::plan::{Access, ColumnId, Expr, Plan};
+use crate::plan::{Access, ColumnId, Expr, JoinKind, Plan};
 use crate::scalar::BinaryOp;
 use sledgres_storage::{DataType, TableDef};
 
@@ -51,7 +51,12 @@ fn rewrite(plan: Plan) -> Result<Plan> {
         } => {
             let left = rewrite(*left)?;
             let right = rewrite(*right)?;
-            let right = lookup_access(&left, right, &on);
+            // A FULL join must see every right row once, not per left row.
+            let right = if kind == JoinKind::Full {
+                right
+            } else {
+                lookup_access(&left, right, &on)
+            };
             Ok(Plan::Join {
                 left: Box::new(left),
                 right: Box::new(right),

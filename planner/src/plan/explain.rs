@@ -123,6 +123,7 @@ fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut 
             let k = match kind {
                 JoinKind::Inner => "",
                 JoinKind::Left => " Left",
+                JoinKind::Full => " Full",
             };
             let lids = left.output_ids();
             let lookup = matches!(&**right, Plan::Scan { access, .. }

@@ -36,6 +36,9 @@ pub enum Access {
 pub enum JoinKind {
     Inner,
     Left,
+    /// FULL OUTER: unmatched rows of either side, padded with NULLs. (RIGHT joins are LEFT
+    /// joins with the inputs swapped.)
+    Full,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

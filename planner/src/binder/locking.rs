@@ -1,0 +1,159 @@
+//! `SELECT … FOR UPDATE | NO KEY UPDATE | SHARE | KEY SHARE [OF t] [NOWAIT | SKIP LOCKED]`.
+//!
+//! Binding checks what PostgreSQL forbids (set operations, DISTINCT, GROUP BY, HAVING,
+//! aggregates, window functions: the locked rows must be rows of tables) and records which
+//! base tables of the FROM clause to lock, in which strength and with which wait policy
+//! ([`RowLocks`]). The executor's scans then lock every row of those tables they return
+//! (`exec/rowlock.rs`).
+//!
+//! sqlparser knows only `FOR UPDATE` / `FOR SHARE`; `parse.rs` blanks out the `NO KEY` /
+//! `KEY` words and hands us the true strength of each clause in text order
+//! ([`Locking::strengths`]).
+
+use super::{ident, object_name, Binder};
+use crate::error::{Error, ErrorKind, Result};
+use crate::exec::rowlock::RowLocks;
+use crate::plan::Plan;
+use sledgres_storage::{RowLockMode, WaitPolicy};
+use sqlparser::ast;
+
+/// The binder's row-locking state for one statement.
+#[derive(Default, Debug)]
+pub struct Locking {
+    /// True strengths of the statement's locking clauses, in text order, not yet bound.
+    pub strengths: std::collections::VecDeque<RowLockMode>,
+    /// What the bound statement locks.
+    pub locks: RowLocks,
+}
+
+fn contains_aggregate(p: &Plan) -> bool {
+    match p {
+        Plan::Aggregate { .. } => true,
+        Plan::Scan { .. } | Plan::Values { .. } => false,
+        Plan::Filter { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input, .. } => contains_aggregate(input),
+        // Joins and anything else combine FROM items; an aggregate below one belongs to a
+        // subquery in FROM, which PostgreSQL does not lock either.
+        _ => false,
+    }
+}
+
+fn has_window(items: &[ast::SelectItem]) -> bool {
+    items.iter().any(|i| match i {
+        ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+            e.to_string().to_uppercase().contains(" OVER ")
+                || e.to_string().to_uppercase().contains(" OVER(")
+        }
+        _ => false,
+    })
+}
+
+impl Binder<'_> {
+    /// Binds `q`'s locking clauses (after its body, whose plan is `plan`).
+    pub(crate) fn bind_row_locks(&mut self, q: &ast::Query, plan: &Plan) -> Result<()> {
+        if q.locks.is_empty() {
+            return Ok(());
+        }
+        let mut clauses = vec![];
+        for l in &q.locks {
+            let parsed = match l.lock_type {
+                ast::LockType::Update => RowLockMode::Update,
+                ast::LockType::Share => RowLockMode::Share,
+            };
+            // The true strength, if parse.rs saw this clause (same family).
+            let mode = match self.locking.strengths.front() {
+                Some(&m) if family(m) == family(parsed) => {
+                    self.locking.strengths.pop_front();
+                    m
+                }
+                _ => parsed,
+            };
+            let wait = match l.nonblock {
+                None => WaitPolicy::Block,
+                Some(ast::NonBlock::Nowait) => WaitPolicy::NoWait,
+                Some(ast::NonBlock::SkipLocked) => WaitPolicy::SkipLocked,
+            };
+            clauses.push((mode, wait, l.of.as_ref()));
+        }
+        let first = clauses[0].0;
+        let what = first.sql();
+        let not_allowed = |with: &str| {
+            Error::new(
+                ErrorKind::FeatureNotSupported,
+                format!("{what} is not allowed with {with}"),
+            )
+        };
+        let select = match &*q.body {
+            ast::SetExpr::Select(s) => s,
+            ast::SetExpr::SetOperation { .. } => return Err(not_allowed("UNION/INTERSECT/EXCEPT")),
+            _ => return Ok(()),
+        };
+        if select.distinct.is_some() {
+            return Err(not_allowed("DISTINCT clause"));
+        }
+        let grouped = match &select.group_by {
+            ast::GroupByExpr::All(_) => true,
+            ast::GroupByExpr::Expressions(v, _) => !v.is_empty(),
+        };
+        if grouped {
+            return Err(not_allowed("GROUP BY clause"));
+        }
+        if select.having.is_some() {
+            return Err(not_allowed("HAVING clause"));
+        }
+        if contains_aggregate(plan) {
+            return Err(not_allowed("aggregate functions"));
+        }
+        if has_window(&select.projection) {
+            return Err(not_allowed("window functions"));
+        }
+        // The base tables of FROM, by the name they are visible under.
+        let mut from = vec![];
+        for twj in &select.from {
+            let factors =
+                std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation));
+            for f in factors {
+                if let ast::TableFactor::Table { name, alias, .. } = f {
+                    let def = self.table(name)?;
+                    let visible = match alias {
+                        Some(a) => ident(&a.name),
+                        None => object_name(name)?,
+                    };
+                    from.push((visible, def.id, def.name.clone()));
+                }
+            }
+        }
+        for (mode, wait, of) in clauses {
+            match of {
+                None => {
+                    for (_, id, name) in &from {
+                        self.locking.locks.add(*id, name, mode, wait);
+                    }
+                }
+                Some(of) => {
+                    let n = object_name(of)?;
+                    let Some((_, id, name)) = from.iter().find(|(v, _, _)| *v == n) else {
+                        return Err(Error::new(
+                            ErrorKind::UndefinedTable,
+                            format!(
+                                "relation \"{n}\" in {} clause not found in FROM clause",
+                                mode.sql()
+                            ),
+                        ));
+                    };
+                    self.locking.locks.add(*id, name, mode, wait);
+                }
+            }
+        }
+        self.locking.locks.first_mode.get_or_insert(first);
+        Ok(())
+    }
+}
+
+/// Exclusive-ish (UPDATE, NO KEY UPDATE) or shared (SHARE, KEY SHARE): what sqlparser can tell.
+fn family(m: RowLockMode) -> bool {
+    matches!(m, RowLockMode::Update | RowLockMode::NoKeyUpdate)
+}
