@@ -13,8 +13,10 @@
 //! - Outside an explicit transaction block, the statements of one batch (one simple-query
 //!   message, or everything up to a Sync) run in one implicit transaction, which `end_batch`
 //!   commits (or rolls back after an error). Inside a block, an error puts the session in the
-//!   failed state: every statement but ROLLBACK (and COMMIT, which then rolls back and reports
-//!   the tag ROLLBACK) fails with 25P02.
+//!   failed state: every statement but ROLLBACK, ROLLBACK TO SAVEPOINT (which recovers the
+//!   block) and COMMIT (which then rolls back and reports the tag ROLLBACK) fails with 25P02.
+//!   The state machine, savepoints, transaction characteristics, notices and timeouts live in
+//!   `session/txn.rs`.
 //!
 //! The transaction itself is begun lazily, by the first statement that reads or writes, so
 //! that `BEGIN ISOLATION LEVEL …` and `SET TRANSACTION` before the first query decide its
@@ -82,6 +84,7 @@ impl Database {
             block: Block::None,
             chars: None,
             queried: false,
+            multi_statement: false,
             savepoints: vec![],
             notices: vec![],
             statement_timeout_binds: false,
@@ -308,6 +311,9 @@ pub struct Session {
     /// Whether the current transaction ran a statement that reads or writes (PostgreSQL's
     /// "first snapshot set"): from then on its isolation level cannot change.
     queried: bool,
+    /// Whether the current simple query holds several statements: PostgreSQL then runs them
+    /// in an implicit transaction *block* (VACUUM refuses to run, LOCK TABLE may).
+    multi_statement: bool,
     /// Savepoints of the open block, oldest first (names may repeat: the newest wins).
     savepoints: Vec<(String, Savepoint)>,
     /// WARNINGs and NOTICEs waiting for the server (see `notice.rs`).
@@ -323,7 +329,9 @@ impl Session {
     /// Splits and parses a query string. Syntax errors carry a position.
     pub fn parse(&mut self, sql: &str) -> Result<Vec<Statement>> {
         let text: Arc<str> = Arc::from(sql);
-        Ok(crate::parse::parse(sql)?
+        let parsed = crate::parse::parse(sql)?;
+        self.multi_statement = parsed.len() > 1;
+        Ok(parsed
             .into_iter()
             .map(|(sql, parsed, lock_modes)| Statement {
                 sql,
@@ -496,6 +504,7 @@ impl Session {
         binder.locking.strengths = stmt.lock_modes.iter().copied().collect();
         let bound = binder.bind_statement(ast)?;
         let param_types = binder.param_types();
+        let sets = std::mem::take(&mut binder.settings_to_set);
         let row_locks = std::mem::take(&mut binder.locking.locks);
         let row_locks = (!row_locks.is_empty()).then(|| Arc::new(row_locks));
         let (action, columns) = match bound {
@@ -593,6 +602,7 @@ impl Session {
                 (Action::DropIndex { names, if_exists }, vec![])
             }
         };
+        self.apply_set_config(sets)?;
         Ok(Prepared {
             action: Arc::new(action),
             param_types,
@@ -753,9 +763,12 @@ impl Session {
         }
         let ctx = Arc::new(ctx);
         match &*prepared.action {
-            Action::Query(plan, _) => Ok(QueryResult::Rows(Cursor {
+            Action::Query(plan, locks) => Ok(QueryResult::Rows(Cursor {
                 columns: prepared.columns.clone(),
-                op: Some(exec::open(plan, &ctx)?),
+                op: Some(match locks.as_ref().and_then(|l| l.output.clone()) {
+                    None => exec::open(plan, &ctx)?,
+                    Some(lock) => exec::rowlock::open_locked(plan, lock, &ctx)?,
+                }),
                 count: 0,
                 tag: "SELECT",
             })),
@@ -905,6 +918,7 @@ impl Session {
     /// End of a simple-query message or a Sync: commits the implicit transaction if one is open
     /// (or rolls it back after an error). Commit failures are returned.
     pub fn end_batch(&mut self) -> Result<()> {
+        self.multi_statement = false;
         if self.block == Block::None {
             self.end_transaction();
             if let Some(txn) = self.txn.take() {

@@ -174,6 +174,45 @@ fn begin_modes_and_show() {
 }
 
 #[test]
+fn set_transaction_checks_in_subtransactions_and_after_queries() {
+    let (_db, mut s) = session();
+    let cases: [(&str, &str); 4] = [
+        (
+            "BEGIN; SELECT 1; SET TRANSACTION NOT DEFERRABLE",
+            "SET TRANSACTION [NOT] DEFERRABLE must be called before any query",
+        ),
+        (
+            "BEGIN; SAVEPOINT a; SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SET TRANSACTION ISOLATION LEVEL must not be called in a subtransaction",
+        ),
+        (
+            "BEGIN READ ONLY; SAVEPOINT a; SET TRANSACTION READ WRITE",
+            "cannot set transaction read-write mode inside a read-only transaction",
+        ),
+        (
+            "BEGIN; SAVEPOINT a; SET TRANSACTION DEFERRABLE",
+            "SET TRANSACTION [NOT] DEFERRABLE cannot be called within a subtransaction",
+        ),
+    ];
+    for (sql, msg) in cases {
+        assert_eq!(
+            err(&mut s, sql),
+            (ErrorKind::ActiveSqlTransaction, msg.to_string()),
+            "{sql}"
+        );
+        assert_eq!(status(&s), TransactionStatus::Failed);
+        tag(&mut s, "ROLLBACK");
+    }
+    // A savepoint before the first query does not fix the characteristics.
+    tag(&mut s, "BEGIN");
+    tag(&mut s, "SAVEPOINT a");
+    tag(&mut s, "RELEASE a");
+    tag(&mut s, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    assert_eq!(one(&mut s, "SHOW transaction_isolation"), "repeatable read");
+    tag(&mut s, "COMMIT");
+}
+
+#[test]
 fn session_characteristics_and_defaults() {
     let (_db, mut s) = session();
     assert_eq!(
@@ -506,6 +545,17 @@ fn maintenance_statements() {
     );
     assert_eq!(tag(&mut s, "LOCK t"), "LOCK TABLE");
     tag(&mut s, "COMMIT");
+    // Several statements in one query string run in an implicit block: VACUUM refuses it,
+    // LOCK TABLE accepts it, SAVEPOINT does not.
+    assert_eq!(
+        err(&mut s, "SELECT 1; VACUUM").1,
+        "VACUUM cannot run inside a transaction block"
+    );
+    assert_eq!(tag(&mut s, "SELECT 1; LOCK TABLE t"), "LOCK TABLE");
+    assert_eq!(
+        err(&mut s, "SELECT 1; SAVEPOINT a").1,
+        "SAVEPOINT can only be used in transaction blocks"
+    );
     // Utility statements mix with ordinary ones in one query string.
     assert_eq!(
         rows(
@@ -774,6 +824,20 @@ fn for_update_restrictions() {
         )
     );
     assert_eq!(
+        rows(
+            &mut s,
+            "SELECT * FROM (SELECT k, v FROM t ORDER BY k DESC FOR UPDATE) s ORDER BY k"
+        ),
+        vec![vec!["1", "10"], vec!["2", "20"]]
+    );
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT v FROM t ORDER BY k DESC LIMIT 1 OFFSET 1 FOR SHARE"
+        ),
+        vec![vec!["10"]]
+    );
+    assert_eq!(
         err(&mut s, "SELECT * FROM t x FOR UPDATE OF t").1,
         "relation \"t\" in FOR UPDATE clause not found in FROM clause"
     );
@@ -793,4 +857,131 @@ fn for_update_restrictions() {
         );
         tag(&mut s, "ROLLBACK");
     }
+}
+
+// --- current_setting / set_config -----------------------------------------------------------
+
+#[test]
+fn current_setting_and_set_config() {
+    let (_db, mut s) = session();
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT set_config('statement_timeout', '1000', false)"
+        ),
+        "1s"
+    );
+    assert_eq!(one(&mut s, "SHOW statement_timeout"), "1s");
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT pg_catalog.set_config('search_path', '', false)"
+        ),
+        ""
+    );
+    assert_eq!(one(&mut s, "SHOW search_path"), "");
+    assert_eq!(
+        one(&mut s, "SELECT current_setting('nope', true) IS NULL"),
+        "t"
+    );
+    assert_eq!(
+        err(&mut s, "SELECT current_setting('nope')"),
+        (
+            ErrorKind::UndefinedObject,
+            "unrecognized configuration parameter \"nope\"".into()
+        )
+    );
+    assert_eq!(
+        one(&mut s, "SELECT current_setting('statement_timeout')"),
+        "1s"
+    );
+}
+
+#[test]
+fn deadlock_between_row_locks_fails_one_session() {
+    let db = Database::open_temporary().unwrap();
+    let mut a = two_rows(&db);
+    let mut b = session_on(&db);
+    tag(&mut a, "BEGIN");
+    rows(&mut a, "SELECT * FROM t WHERE k = 1 FOR UPDATE");
+    tag(&mut b, "BEGIN");
+    rows(&mut b, "SELECT * FROM t WHERE k = 2 FOR UPDATE");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let r = batch(&mut b, "UPDATE t SET v = 0 WHERE k = 1");
+        let _ = batch(&mut b, "ROLLBACK");
+        let _ = tx.send(r);
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let ra = batch(&mut a, "UPDATE t SET v = 0 WHERE k = 2");
+    tag(&mut a, "ROLLBACK");
+    let rb = wait(rx);
+    let deadlocked: Vec<_> = [&ra, &rb]
+        .into_iter()
+        .filter(|r| matches!(r, Err((ErrorKind::DeadlockDetected, m)) if m == "deadlock detected"))
+        .collect();
+    assert_eq!(deadlocked.len(), 1, "{ra:?} {rb:?}");
+}
+
+#[test]
+fn skip_locked_work_queue() {
+    let db = Database::open_temporary().unwrap();
+    let mut a = session_on(&db);
+    tag(&mut a, "CREATE TABLE q (id int PRIMARY KEY, done bool)");
+    tag(
+        &mut a,
+        "INSERT INTO q VALUES (1, false), (2, false), (3, false)",
+    );
+    let mut b = session_on(&db);
+    // Only the row returned is locked, also under ORDER BY (the sort reads them all).
+    let take = "SELECT id FROM q WHERE NOT done ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED";
+    tag(&mut a, "BEGIN");
+    assert_eq!(one(&mut a, take), "1");
+    tag(&mut b, "BEGIN");
+    assert_eq!(one(&mut b, take), "2");
+    tag(&mut a, "UPDATE q SET done = true WHERE id = 1");
+    tag(&mut a, "COMMIT");
+    tag(&mut b, "COMMIT");
+    assert_eq!(one(&mut a, take), "2");
+    // Without ORDER BY the scan locks as it goes and LIMIT stops it.
+    tag(&mut a, "BEGIN");
+    assert_eq!(
+        one(
+            &mut a,
+            "SELECT id FROM q WHERE NOT done LIMIT 1 FOR UPDATE SKIP LOCKED"
+        ),
+        "2"
+    );
+    assert_eq!(
+        one(
+            &mut b,
+            "SELECT id FROM q WHERE NOT done LIMIT 1 FOR UPDATE SKIP LOCKED"
+        ),
+        "3"
+    );
+    tag(&mut a, "ROLLBACK");
+}
+
+#[test]
+fn sorted_for_update_rechecks_the_newest_version() {
+    let db = Database::open_temporary().unwrap();
+    let mut a = two_rows(&db);
+    tag(&mut a, "BEGIN");
+    tag(&mut a, "UPDATE t SET v = 100 WHERE k = 1");
+    tag(&mut a, "UPDATE t SET v = 22 WHERE k = 2");
+    let rx = spawn(
+        &db,
+        "",
+        "SELECT k, v * 2 FROM t WHERE v < 50 ORDER BY v DESC FOR UPDATE",
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    tag(&mut a, "COMMIT");
+    // Sorted on the old versions (20, 10); row 1 no longer qualifies, row 2 shows its new v.
+    assert_eq!(
+        wait(rx),
+        Ok((
+            vec![vec!["2".to_string(), "44".to_string()]],
+            "SELECT 1".into()
+        ))
+    );
 }

@@ -25,6 +25,7 @@ use crate::session_state::{Core, Portal, PortalState, PreparedStatement, Session
 use crate::types;
 use bytes::{BufMut, BytesMut};
 use futures::SinkExt;
+use pgwire::error::ErrorInfo;
 use pgwire::messages::data::{
     DataRow, FieldDescription, NoData, ParameterDescription, RowDescription,
 };
@@ -36,7 +37,6 @@ use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus as WireStatus,
 };
 use pgwire::messages::startup::ParameterStatus;
-use pgwire::error::ErrorInfo;
 use pgwire::messages::PgWireBackendMessage as Msg;
 use sledgres_planner::{
     ColumnInfo, Cursor, QueryResult, Row, Session, Statement, TransactionStatus, Value,

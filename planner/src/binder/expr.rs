@@ -651,6 +651,9 @@ impl Binder<'_> {
         if name == "current_setting" {
             return self.bind_current_setting(&args);
         }
+        if name == "set_config" {
+            return self.bind_set_config(&args);
+        }
         let bound = args
             .iter()
             .map(|a| self.bind_expr(a))

@@ -41,6 +41,19 @@ fn contains_aggregate(p: &Plan) -> bool {
     }
 }
 
+/// Whether `p` is Project/Filter/Sort/Limit nodes over a scan of `table`, with a Sort among
+/// them (`sorted` says whether one was seen above).
+fn chain_to_scan(p: &Plan, table: sledgres_storage::TableId, sorted: bool) -> bool {
+    match p {
+        Plan::Scan { table: t, .. } => sorted && t.id == table && !t.primary_key.is_empty(),
+        Plan::Sort { input, .. } => chain_to_scan(input, table, true),
+        Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Limit { input, .. } => {
+            chain_to_scan(input, table, sorted)
+        }
+        _ => false,
+    }
+}
+
 fn has_window(items: &[ast::SelectItem]) -> bool {
     items.iter().any(|i| match i {
         ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
@@ -53,7 +66,7 @@ fn has_window(items: &[ast::SelectItem]) -> bool {
 
 impl Binder<'_> {
     /// Binds `q`'s locking clauses (after its body, whose plan is `plan`).
-    pub(crate) fn bind_row_locks(&mut self, q: &ast::Query, plan: &Plan) -> Result<()> {
+    pub(crate) fn bind_row_locks(&mut self, q: &ast::Query, plan: &mut Plan) -> Result<()> {
         if q.locks.is_empty() {
             return Ok(());
         }
@@ -149,7 +162,82 @@ impl Binder<'_> {
             }
         }
         self.locking.locks.first_mode.get_or_insert(first);
+        self.lock_at_output(plan, &from);
         Ok(())
+    }
+
+    /// A single-table query with ORDER BY (`SELECT … ORDER BY … LIMIT 1 FOR UPDATE SKIP
+    /// LOCKED`, the work-queue pattern) must lock only the rows it returns, not every row
+    /// the sort reads. For a table with a primary key we carry its key columns up to the
+    /// output as hidden trailing columns and lock there instead of at the scan (see
+    /// `exec/rowlock.rs`, [`RowLocks::output`]).
+    fn lock_at_output(
+        &mut self,
+        plan: &mut Plan,
+        from: &[(String, sledgres_storage::TableId, String)],
+    ) {
+        // Only the statement's own query: a subquery's output is not the cursor's.
+        let [(_, id, _)] = from else {
+            return;
+        };
+        if !self.scopes.is_empty() || !self.ref_sinks.is_empty() {
+            return;
+        }
+        let Some(pos) = self.locking.locks.tables.iter().position(|t| t.0 == *id) else {
+            return;
+        };
+        if !chain_to_scan(plan, *id, false) {
+            return;
+        }
+        let Some(hidden) = self.thread_key(plan, *id) else {
+            return;
+        };
+        let visible = plan.output().len() - hidden.len();
+        let (id, name, mode, wait) = self.locking.locks.tables.remove(pos);
+        self.locking.locks.output = Some(crate::exec::rowlock::OutputLock {
+            table: id,
+            name,
+            mode,
+            wait,
+            visible,
+        });
+    }
+
+    /// Adds the scanned table's primary key columns to every projection from the scan up;
+    /// returns their ids at the top (call only when [`chain_to_scan`] holds).
+    fn thread_key(
+        &mut self,
+        plan: &mut Plan,
+        table: sledgres_storage::TableId,
+    ) -> Option<Vec<(crate::plan::ColumnId, sledgres_storage::DataType)>> {
+        match plan {
+            Plan::Scan { table: t, cols, .. } => {
+                if t.id != table || t.primary_key.is_empty() || cols.len() != t.columns.len() {
+                    return None;
+                }
+                Some(
+                    t.primary_key
+                        .iter()
+                        .map(|&i| (cols[i], t.columns[i].data_type.clone()))
+                        .collect(),
+                )
+            }
+            Plan::Filter { input, .. } | Plan::Sort { input, .. } | Plan::Limit { input, .. } => {
+                self.thread_key(input, table)
+            }
+            Plan::Project { input, exprs, cols } => {
+                let inner = self.thread_key(input, table)?;
+                let mut out = vec![];
+                for (id, ty) in inner {
+                    exprs.push(crate::plan::Expr::Column(id, ty.clone()));
+                    let n = self.new_col();
+                    cols.push(n);
+                    out.push((n, ty));
+                }
+                Some(out)
+            }
+            _ => None,
+        }
     }
 }
 

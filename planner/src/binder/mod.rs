@@ -16,6 +16,7 @@
 //! Files: `expr.rs` (expressions), `query.rs` (SELECT, set operations, ORDER BY, GROUP BY),
 //! `dml.rs` (INSERT/UPDATE/DELETE), `ddl.rs` (CREATE/DROP TABLE/INDEX).
 
+mod cte;
 mod ddl;
 mod dml;
 mod expr;
@@ -109,14 +110,26 @@ pub struct Binder<'a> {
     text: Option<std::sync::Arc<str>>,
     /// Current expression nesting depth (see `expr.rs`).
     pub(crate) depth: usize,
-    /// Reads a session setting for `current_setting()` (see `session_fns.rs`).
+    /// The session's settings for `current_setting()` / `set_config()` (`session_fns.rs`).
     pub(crate) settings: Option<SettingsReader>,
+    /// `set_config(name, value, false)` calls bound: the session applies them.
+    pub(crate) settings_to_set: Vec<(String, String)>,
     /// FOR UPDATE / SHARE clauses: their true strengths in, the tables to lock out.
     pub(crate) locking: locking::Locking,
+    /// CTEs visible where we are binding, innermost last (see `cte.rs`).
+    pub(crate) ctes: Vec<cte::CteDef>,
 }
 
-/// How the binder reads session settings: the session's current values by name.
-pub type SettingsReader = Arc<dyn Fn(&str) -> Result<String> + Send + Sync>;
+/// How the binder sees session settings (see `session_fns.rs`).
+pub type SettingsReader = Arc<dyn SessionSettings>;
+
+/// The session's settings as the binder may use them.
+pub trait SessionSettings: Send + Sync {
+    /// The current value (SHOW's text).
+    fn get(&self, name: &str) -> Result<String>;
+    /// Validates `value` for `name`: the value SHOW would then report.
+    fn check(&self, name: &str, value: &str) -> Result<String>;
+}
 
 impl<'a> Binder<'a> {
     pub fn new(txn: &'a Transaction, params: &[Option<DataType>]) -> Self {
@@ -131,7 +144,9 @@ impl<'a> Binder<'a> {
             text: None,
             depth: 0,
             settings: None,
+            settings_to_set: vec![],
             locking: Default::default(),
+            ctes: vec![],
         }
     }
 

@@ -18,9 +18,20 @@ pub(crate) type BoundSubquery = (Plan, Vec<OutputColumn>, Vec<ColumnId>);
 
 impl Binder<'_> {
     pub(crate) fn bind_query(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutputColumn>)> {
-        if q.with.is_some() {
-            return Err(unsupported("WITH"));
-        }
+        let Some(with) = &q.with else {
+            return self.bind_query_body(q);
+        };
+        let before = self.push_with(with)?;
+        let r = self.bind_query_body(q);
+        self.ctes.truncate(before);
+        r
+    }
+
+    pub(crate) fn cast_plan_pub(&mut self, plan: Plan, types: &[DataType]) -> Result<Plan> {
+        self.cast_plan(plan, types)
+    }
+
+    fn bind_query_body(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutputColumn>)> {
         if q.fetch.is_some() {
             return Err(unsupported("FETCH"));
         }
@@ -59,7 +70,7 @@ impl Binder<'_> {
                 }
             }
         };
-        self.bind_row_locks(q, &plan)?;
+        self.bind_row_locks(q, &mut plan)?;
         if let Some(lc) = &q.limit_clause {
             let (limit, offset) = match lc {
                 ast::LimitClause::LimitOffset { limit, offset, .. } => {
@@ -633,6 +644,7 @@ impl Binder<'_> {
                 ast::JoinOperator::Right(c) | ast::JoinOperator::RightOuter(c) => {
                     (JoinKind::Left, true, c)
                 }
+                ast::JoinOperator::FullOuter(c) => (JoinKind::Full, false, c),
                 _ => return Err(unsupported("this join type")),
             };
             let using: Option<Vec<String>> = match constraint {
@@ -656,12 +668,17 @@ impl Binder<'_> {
                 }
                 _ => None,
             };
+            let mut merged = vec![];
             let on = match (constraint, using) {
                 (ast::JoinConstraint::On(e), _) => {
                     let b = self.bind_expr(e)?;
                     self.coerce_bool(b, "JOIN/ON")?.conjuncts()
                 }
-                (_, Some(names)) => self.bind_using(start, mid, &names, right_join)?,
+                (_, Some(names)) => {
+                    let (on, m) = self.bind_using(start, mid, &names)?;
+                    merged = m;
+                    on
+                }
                 _ => vec![],
             };
             let left_out = plan.output();
@@ -697,20 +714,71 @@ impl Binder<'_> {
                     on,
                 }
             };
+            // USING / NATURAL: one merged column per name, placed before the join's other
+            // columns (that is where `SELECT *` shows it). It is the left copy for INNER and
+            // LEFT joins, the right copy for RIGHT, and COALESCE(left, right) for FULL.
+            let mut extra = vec![];
+            let mut scope_merged = vec![];
+            for (l, r) in merged {
+                let (id, ty) = match (kind, right_join) {
+                    (JoinKind::Full, _) => {
+                        let ty = scalar::common_type(
+                            &[Some(l.ty.clone()), Some(r.ty.clone())],
+                            "JOIN/USING",
+                        )?;
+                        let a = self.coerce(Expr::Column(l.id, l.ty.clone()), &ty)?;
+                        let b = self.coerce(Expr::Column(r.id, r.ty.clone()), &ty)?;
+                        let id = self.new_col();
+                        extra.push((id, Expr::Coalesce(vec![a, b], ty.clone())));
+                        (id, ty)
+                    }
+                    (_, true) => (r.id, r.ty.clone()),
+                    _ => (l.id, l.ty.clone()),
+                };
+                scope_merged.push(ScopeColumn {
+                    table: None,
+                    name: l.name.clone(),
+                    id,
+                    ty,
+                    hidden: false,
+                });
+            }
+            if !extra.is_empty() {
+                let out = plan.output();
+                let mut exprs: Vec<Expr> = out
+                    .iter()
+                    .map(|(id, ty)| Expr::Column(*id, ty.clone()))
+                    .collect();
+                let mut cols: Vec<ColumnId> = out.iter().map(|(id, _)| *id).collect();
+                for (id, e) in extra {
+                    exprs.push(e);
+                    cols.push(id);
+                }
+                plan = Plan::Project {
+                    input: Box::new(plan),
+                    exprs,
+                    cols,
+                };
+            }
+            let scope = self.scope();
+            for (i, c) in scope_merged.into_iter().enumerate() {
+                scope.cols.insert(start + i, c);
+            }
         }
         Ok(plan)
     }
 
     /// JOIN … USING (cols) / NATURAL JOIN: equalities between the same-named columns of the
-    /// two sides; the copy from the side that may be NULL-extended is hidden.
+    /// two sides. Both copies become reachable only qualified; the caller adds the merged
+    /// column.
     fn bind_using(
         &mut self,
         start: usize,
         mid: usize,
         names: &[String],
-        right_join: bool,
-    ) -> Result<Vec<Expr>> {
+    ) -> Result<(Vec<Expr>, Vec<(ScopeColumn, ScopeColumn)>)> {
         let mut on = vec![];
+        let mut merged = vec![];
         for name in names {
             let find = |cols: &[ScopeColumn], side: &str| -> Result<usize> {
                 let found: Vec<usize> = cols
@@ -741,10 +809,11 @@ impl Binder<'_> {
                 Expr::Column(rc.id, rc.ty.clone()),
             )?;
             on.push(eq);
-            let hide = if right_join { l } else { r };
-            self.scope().cols[hide].hidden = true;
+            merged.push((lc.clone(), rc.clone()));
+            self.scope().cols[l].hidden = true;
+            self.scope().cols[r].hidden = true;
         }
-        Ok(on)
+        Ok((on, merged))
     }
 
     fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<Plan> {
@@ -754,6 +823,17 @@ impl Binder<'_> {
             } => {
                 if args.is_some() {
                     return Err(unsupported("table functions"));
+                }
+                if let Some(i) = self.find_cte(name) {
+                    let qual = match alias {
+                        Some(a) => ident(&a.name),
+                        None => object_name(name)?,
+                    };
+                    let renames: Vec<String> = alias
+                        .as_ref()
+                        .map(|a| a.columns.iter().map(|c| ident(&c.name)).collect())
+                        .unwrap_or_default();
+                    return self.bind_cte_ref(i, qual, &renames);
                 }
                 let table = self.table(name)?;
                 let qual = match alias {

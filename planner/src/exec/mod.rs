@@ -18,6 +18,7 @@ pub mod expr;
 mod hashkey;
 mod join;
 mod ops;
+mod recursive;
 pub mod rowlock;
 mod scan;
 
@@ -47,6 +48,8 @@ pub struct ExecCtx {
     pub deadline: Option<std::time::Instant>,
     /// SELECT … FOR UPDATE: the tables whose scanned rows are locked (see `rowlock.rs`).
     pub row_locks: Option<Arc<rowlock::RowLocks>>,
+    /// The current round's rows of each running WITH RECURSIVE (by RecursiveUnion id).
+    pub worktables: Arc<Mutex<HashMap<usize, Arc<Vec<Row>>>>>,
 }
 
 impl ExecCtx {
@@ -63,6 +66,7 @@ impl ExecCtx {
             cache: Arc::new(Mutex::new(HashMap::new())),
             deadline: None,
             row_locks: None,
+            worktables: Default::default(),
         }
     }
 
@@ -77,6 +81,7 @@ impl ExecCtx {
             cache: self.cache.clone(),
             deadline: self.deadline,
             row_locks: self.row_locks.clone(),
+            worktables: self.worktables.clone(),
         }
     }
 
@@ -190,6 +195,15 @@ pub enum PhysPlan {
         all: bool,
         left: Arc<PhysPlan>,
         right: Arc<PhysPlan>,
+    },
+    RecursiveUnion {
+        id: usize,
+        all: bool,
+        anchor: Arc<PhysPlan>,
+        recursive: Arc<PhysPlan>,
+    },
+    WorkTable {
+        id: usize,
     },
 }
 
@@ -344,6 +358,19 @@ fn compile_plan_inner(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> 
             left: Arc::new(compile_plan(left, outer)?),
             right: Arc::new(compile_plan(right, outer)?),
         },
+        Plan::RecursiveUnion {
+            id,
+            all,
+            anchor,
+            recursive,
+            ..
+        } => PhysPlan::RecursiveUnion {
+            id: *id,
+            all: *all,
+            anchor: Arc::new(compile_plan(anchor, outer)?),
+            recursive: Arc::new(compile_plan(recursive, outer)?),
+        },
+        Plan::WorkTable { id, .. } => PhysPlan::WorkTable { id: *id },
     })
 }
 
@@ -491,6 +518,18 @@ pub fn open(plan: &Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
             left,
             right,
         } => ops::set_op(*kind, *all, open(left, ctx)?, open(right, ctx)?, ctx)?,
+        PhysPlan::RecursiveUnion {
+            id,
+            all,
+            anchor,
+            recursive,
+        } => Box::new(recursive::recursive_union(
+            *id, *all, anchor, recursive, ctx,
+        )?),
+        PhysPlan::WorkTable { id } => {
+            let rows = ctx.worktables.lock().get(id).cloned().unwrap_or_default();
+            Box::new(recursive::WorkTableOp { rows, pos: 0 })
+        }
     })
 }
 

@@ -148,9 +148,23 @@ pub fn for_each_expr_mut(
             for_each_expr_mut(input, f)?;
         }
         Plan::Distinct { input } => for_each_expr_mut(input, f)?,
-        Plan::SetOp { left, right, .. } => {
+        Plan::SetOp { left, right, .. }
+        | Plan::RecursiveUnion {
+            anchor: left,
+            recursive: right,
+            ..
+        } => {
             for_each_expr_mut(left, f)?;
             for_each_expr_mut(right, f)?;
+        }
+        Plan::WorkTable { .. } => {}
+        Plan::Window { input, calls, .. } => {
+            for c in calls {
+                for e in c.exprs_mut() {
+                    f(e)?;
+                }
+            }
+            for_each_expr_mut(input, f)?;
         }
     }
     Ok(())
@@ -162,7 +176,25 @@ pub fn map_inputs(plan: Plan, f: &mut dyn FnMut(Plan) -> Result<Plan>) -> Result
         Ok(Box::new(f(*p)?))
     };
     Ok(match plan {
-        p @ (Plan::Scan { .. } | Plan::Values { .. }) => p,
+        p @ (Plan::Scan { .. } | Plan::Values { .. } | Plan::WorkTable { .. }) => p,
+        Plan::Window { input, calls, cols } => Plan::Window {
+            input: b(input, f)?,
+            calls,
+            cols,
+        },
+        Plan::RecursiveUnion {
+            id,
+            all,
+            anchor,
+            recursive,
+            cols,
+        } => Plan::RecursiveUnion {
+            id,
+            all,
+            anchor: b(anchor, f)?,
+            recursive: b(recursive, f)?,
+            cols,
+        },
         Plan::Filter { input, predicate } => Plan::Filter {
             input: b(input, f)?,
             predicate,
@@ -231,13 +263,20 @@ pub fn map_inputs(plan: Plan, f: &mut dyn FnMut(Plan) -> Result<Plan>) -> Result
 /// Calls `f` on each direct child plan.
 pub fn for_each_child(plan: &Plan, f: &mut dyn FnMut(&Plan)) {
     match plan {
-        Plan::Scan { .. } | Plan::Values { .. } => {}
+        Plan::Scan { .. } | Plan::Values { .. } | Plan::WorkTable { .. } => {}
+        Plan::RecursiveUnion {
+            anchor, recursive, ..
+        } => {
+            f(anchor);
+            f(recursive);
+        }
         Plan::Filter { input, .. }
         | Plan::Project { input, .. }
         | Plan::Aggregate { input, .. }
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. }
-        | Plan::Distinct { input } => f(input),
+        | Plan::Distinct { input }
+        | Plan::Window { input, .. } => f(input),
         Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => {
             f(left);
             f(right);

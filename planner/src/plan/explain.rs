@@ -218,6 +218,18 @@ fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut 
             node(left, depth + 1, names, out);
             node(right, depth + 1, names, out);
         }
+        Plan::RecursiveUnion {
+            anchor, recursive, ..
+        } => {
+            line(depth, "Recursive Union".into(), out);
+            node(anchor, depth + 1, names, out);
+            node(recursive, depth + 1, names, out);
+        }
+        Plan::WorkTable { .. } => line(depth, "WorkTable Scan".into(), out),
+        Plan::Window { input, .. } => {
+            line(depth, "WindowAgg".into(), out);
+            node(input, depth + 1, names, out);
+        }
     }
 }
 

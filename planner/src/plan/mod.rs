@@ -7,6 +7,7 @@
 
 pub mod explain;
 pub mod expr;
+pub mod window;
 
 pub use expr::{AggCall, ColumnId, Expr, Subquery, SubqueryKind};
 
@@ -114,6 +115,27 @@ pub enum Plan {
         right: Box<Plan>,
         cols: Vec<(ColumnId, DataType)>,
     },
+    /// WITH RECURSIVE: the anchor's rows, then the recursive term run again and again over
+    /// the rows the previous round produced (its [`Plan::WorkTable`] with the same `id`),
+    /// until a round produces nothing new. `all` is UNION ALL (else duplicates are dropped).
+    RecursiveUnion {
+        id: usize,
+        all: bool,
+        anchor: Box<Plan>,
+        recursive: Box<Plan>,
+        cols: Vec<(ColumnId, DataType)>,
+    },
+    /// Window functions: the input's columns, then one column per call.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<window::WindowCall>,
+        cols: Vec<ColumnId>,
+    },
+    /// The previous round's rows of the enclosing RecursiveUnion `id`.
+    WorkTable {
+        id: usize,
+        cols: Vec<(ColumnId, DataType)>,
+    },
 }
 
 impl Plan {
@@ -125,7 +147,10 @@ impl Plan {
                 .zip(&table.columns)
                 .map(|(id, c)| (*id, c.data_type.clone()))
                 .collect(),
-            Plan::Values { cols, .. } | Plan::SetOp { cols, .. } => cols.clone(),
+            Plan::Values { cols, .. }
+            | Plan::SetOp { cols, .. }
+            | Plan::RecursiveUnion { cols, .. }
+            | Plan::WorkTable { cols, .. } => cols.clone(),
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
@@ -135,6 +160,11 @@ impl Plan {
                 .zip(exprs)
                 .map(|(id, e)| (*id, e.ty_or_text()))
                 .collect(),
+            Plan::Window { input, calls, cols } => {
+                let mut v = input.output();
+                v.extend(cols.iter().zip(calls).map(|(id, c)| (*id, c.ty.clone())));
+                v
+            }
             Plan::Join { left, right, .. } => {
                 let mut v = left.output();
                 v.extend(right.output());

@@ -175,10 +175,10 @@ impl Session {
         }
     }
 
-    /// What `current_setting()` reads while a statement is bound: the values right now.
+    /// What `current_setting()` / `set_config()` see while a statement is bound: the
+    /// values right now.
     pub(super) fn settings_reader(&self) -> crate::binder::SettingsReader {
-        let settings = self.settings.clone();
-        let txn: Vec<(&'static str, String)> = [
+        let txn = [
             "transaction_isolation",
             "transaction_read_only",
             "transaction_deferrable",
@@ -186,13 +186,18 @@ impl Session {
         .into_iter()
         .filter_map(|n| self.transaction_setting(n).map(|v| (n, v)))
         .collect();
-        std::sync::Arc::new(move |name: &str| {
-            let lower = name.to_lowercase();
-            match txn.iter().find(|(n, _)| *n == lower) {
-                Some((_, v)) => Ok(v.clone()),
-                None => settings.get(name),
-            }
+        std::sync::Arc::new(SettingsView {
+            settings: self.settings.clone(),
+            txn,
         })
+    }
+
+    /// Applies the `set_config()` calls a statement's binding validated.
+    pub(super) fn apply_set_config(&mut self, sets: Vec<(String, String)>) -> Result<()> {
+        for (name, value) in sets {
+            self.settings.set(&name, Some(&value))?;
+        }
+        Ok(())
     }
 
     /// The open transaction, begun now if needed; marks the transaction as having run a
@@ -333,31 +338,30 @@ impl Session {
                 }
                 TxnMode::ReadOnly(ro) => {
                     if !ro && chars.read_only {
-                        if self.queried {
-                            return Err(active_txn(
-                                "transaction read-write mode must be set before any query",
-                            ));
-                        }
                         if sub {
                             return Err(active_txn(
                                 "cannot set transaction read-write mode inside a read-only transaction",
+                            ));
+                        }
+                        if self.queried {
+                            return Err(active_txn(
+                                "transaction read-write mode must be set before any query",
                             ));
                         }
                     }
                     chars.read_only = ro;
                 }
                 TxnMode::Deferrable(d) => {
-                    if d != chars.deferrable {
-                        if sub {
-                            return Err(active_txn(
-                                "SET TRANSACTION [NOT] DEFERRABLE cannot be called within a subtransaction",
-                            ));
-                        }
-                        if self.queried {
-                            return Err(active_txn(
-                                "SET TRANSACTION [NOT] DEFERRABLE must be called before any query",
-                            ));
-                        }
+                    // Unlike the other two, checked even when nothing changes.
+                    if sub {
+                        return Err(active_txn(
+                            "SET TRANSACTION [NOT] DEFERRABLE cannot be called within a subtransaction",
+                        ));
+                    }
+                    if self.queried {
+                        return Err(active_txn(
+                            "SET TRANSACTION [NOT] DEFERRABLE must be called before any query",
+                        ));
                     }
                     chars.deferrable = d;
                 }
@@ -365,13 +369,14 @@ impl Session {
         }
         let changes_storage = chars.options() != self.current_chars().options();
         self.chars = Some(chars);
-        if changes_storage && !self.queried {
-            // Only SAVEPOINT can have begun the storage transaction before a query; it has
-            // done nothing yet, so begin it afresh with the new options.
+        if changes_storage && !self.queried && self.savepoints.is_empty() {
+            // Only SAVEPOINT can have begun the storage transaction before a query (and its
+            // savepoints are gone): it has done nothing, so begin it afresh with the new
+            // options. Inside a savepoint only READ ONLY can change, which the session
+            // enforces itself.
             if let Some(t) = self.txn.take() {
                 let _ = t.rollback();
             }
-            self.savepoints.clear();
         }
         Ok(())
     }
@@ -527,7 +532,7 @@ impl Session {
                 tag("RELEASE")
             }
             Action::Vacuum { tables } => {
-                if self.block != Block::None {
+                if self.block != Block::None || self.multi_statement {
                     return Some(Err(active_txn(
                         "VACUUM cannot run inside a transaction block",
                     )));
@@ -549,7 +554,7 @@ impl Session {
                 tag("ANALYZE")
             }
             Action::Lock { tables, mode } => {
-                if self.block == Block::None {
+                if self.block == Block::None && !self.multi_statement {
                     return Some(Err(no_block("LOCK TABLE")));
                 }
                 let weak = matches!(
@@ -589,6 +594,27 @@ impl Session {
             }
         }
         Ok(())
+    }
+}
+
+/// A snapshot of the session's settings for the binder.
+struct SettingsView {
+    settings: crate::settings::Settings,
+    txn: Vec<(&'static str, String)>,
+}
+
+impl crate::binder::SessionSettings for SettingsView {
+    fn get(&self, name: &str) -> Result<String> {
+        let lower = name.to_lowercase();
+        match self.txn.iter().find(|(n, _)| *n == lower) {
+            Some((_, v)) => Ok(v.clone()),
+            None => self.settings.get(name),
+        }
+    }
+    fn check(&self, name: &str, value: &str) -> Result<String> {
+        let mut s = self.settings.clone();
+        s.set(name, Some(value))?;
+        s.get(name)
     }
 }
 
