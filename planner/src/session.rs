@@ -86,6 +86,8 @@ impl Database {
             queried: false,
             multi_statement: false,
             savepoints: vec![],
+            settings_at_start: None,
+            local_settings: vec![],
             notices: vec![],
             statement_timeout_binds: false,
             settings,
@@ -218,6 +220,8 @@ enum Action {
         value: Option<String>,
         /// RESET (tag `RESET`) rather than SET … TO DEFAULT.
         reset: bool,
+        /// SET LOCAL: until the end of the transaction.
+        local: bool,
     },
     ResetAll,
     Show(String),
@@ -315,7 +319,12 @@ pub struct Session {
     /// in an implicit transaction *block* (VACUUM refuses to run, LOCK TABLE may).
     multi_statement: bool,
     /// Savepoints of the open block, oldest first (names may repeat: the newest wins).
-    savepoints: Vec<(String, Savepoint)>,
+    savepoints: Vec<(String, Savepoint, Settings)>,
+    /// The settings when the current transaction started: a rollback restores them (SET is
+    /// transactional in PostgreSQL), a commit restores only the SET LOCAL ones.
+    settings_at_start: Option<Settings>,
+    /// Names set with SET LOCAL (or set_config(…, true)) in the current transaction.
+    local_settings: Vec<String>,
     /// WARNINGs and NOTICEs waiting for the server (see `notice.rs`).
     notices: Vec<Notice>,
     /// Whether the running statement's lock waits are bounded by statement_timeout rather
@@ -412,6 +421,7 @@ impl Session {
                         name: crate::binder::object_name_pub(n)?,
                         value: None,
                         reset: true,
+                        local: false,
                     },
                     ast::Reset::SessionAuthorization => {
                         return Err(Error::new(
@@ -613,7 +623,10 @@ impl Session {
     fn prepare_set(&mut self, set: &ast::Set) -> Result<Action> {
         match set {
             ast::Set::SingleAssignment {
-                variable, values, ..
+                variable,
+                values,
+                scope,
+                ..
             } => {
                 let name = crate::binder::object_name_pub(variable)?;
                 let is_default = matches!(values.as_slice(), [ast::Expr::Identifier(i)]
@@ -633,17 +646,20 @@ impl Session {
                     name,
                     value,
                     reset: false,
+                    local: matches!(scope, Some(ast::ContextModifier::Local)),
                 })
             }
             ast::Set::SetTimeZone { value, .. } => Ok(Action::Set {
                 name: "TimeZone".into(),
                 value: Some(set_value_text(value)?),
                 reset: false,
+                local: false,
             }),
             ast::Set::SetNames { charset_name, .. } => Ok(Action::Set {
                 name: "client_encoding".into(),
                 value: Some(charset_name.value.clone()),
                 reset: false,
+                local: false,
             }),
             ast::Set::SetTransaction {
                 modes,
@@ -708,17 +724,34 @@ impl Session {
 
     fn execute_inner(&mut self, prepared: &Prepared, params: Vec<Value>) -> Result<QueryResult> {
         let tag = |s: &str| Ok(QueryResult::Command(CommandTag(s.to_string())));
+        if self.settings_at_start.is_none() {
+            self.settings_at_start = Some(self.settings.clone());
+        }
         if let Some(r) = self.execute_control(&prepared.action) {
             return r;
         }
         match &*prepared.action {
-            Action::Set { name, value, reset } => {
+            Action::Set {
+                name,
+                value,
+                reset,
+                local,
+            } => {
+                if *local && self.block == Block::None {
+                    self.notice(Notice::warning(
+                        "25P01",
+                        "SET LOCAL can only be used in transaction blocks",
+                    ));
+                }
                 self.settings.set(name, value.as_deref())?;
+                if *local {
+                    self.local_settings.push(name.to_lowercase());
+                }
                 return tag(if *reset { "RESET" } else { "SET" });
             }
             Action::ResetAll => {
                 let fresh = Settings::new(&self.params.user, &self.params.application_name);
-                self.settings = fresh;
+                self.settings.restore_from(&fresh, None);
                 return tag("RESET");
             }
             Action::Explain(lines) => {
@@ -920,7 +953,7 @@ impl Session {
     pub fn end_batch(&mut self) -> Result<()> {
         self.multi_statement = false;
         if self.block == Block::None {
-            self.end_transaction();
+            self.end_transaction(true);
             if let Some(txn) = self.txn.take() {
                 txn.commit()?;
             }
@@ -959,7 +992,7 @@ impl Session {
             }
         }
         self.block = Block::None;
-        self.end_transaction();
+        self.end_transaction(false);
     }
 
     // --- transaction state -----------------------------------------------------------------

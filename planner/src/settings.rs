@@ -107,6 +107,35 @@ impl Settings {
         Ok(())
     }
 
+    /// Puts back the values of `from` (only those named in `only`, if given), recording
+    /// each change for ParameterStatus. Used when a transaction or savepoint rolls back, and
+    /// when SET LOCAL values expire.
+    pub fn restore_from(&mut self, from: &Settings, only: Option<&[String]>) {
+        let keys: Vec<String> = match only {
+            Some(names) => names.to_vec(),
+            None => self
+                .values
+                .keys()
+                .chain(from.values.keys())
+                .cloned()
+                .collect(),
+        };
+        for key in keys {
+            match (self.values.get(&key), from.values.get(&key)) {
+                (Some(now), Some(then)) if now.1 == then.1 => {}
+                (_, Some((name, then))) => {
+                    let (name, then) = (name.clone(), then.clone());
+                    self.values.insert(key.clone(), (name, then));
+                    self.changed.push(key);
+                }
+                (Some(_), None) => {
+                    self.values.remove(&key);
+                }
+                (None, None) => {}
+            }
+        }
+    }
+
     pub fn get(&self, name: &str) -> Result<String> {
         let key = name.to_lowercase();
         match self.values.get(&key) {

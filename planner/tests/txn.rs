@@ -809,6 +809,10 @@ fn for_update_restrictions() {
             "SELECT k FROM t UNION SELECT k FROM u FOR UPDATE",
             "FOR UPDATE is not allowed with UNION/INTERSECT/EXCEPT",
         ),
+        (
+            "SELECT sum(v) OVER () FROM t FOR UPDATE",
+            "FOR UPDATE is not allowed with window functions",
+        ),
     ] {
         assert_eq!(
             err(&mut s, sql),
@@ -983,5 +987,53 @@ fn sorted_for_update_rechecks_the_newest_version() {
             vec![vec!["2".to_string(), "44".to_string()]],
             "SELECT 1".into()
         ))
+    );
+}
+
+// --- SET is transactional -------------------------------------------------------------------
+
+#[test]
+fn settings_roll_back_with_the_transaction() {
+    let (_db, mut s) = session();
+    assert_eq!(tag(&mut s, "SET LOCAL statement_timeout = '5s'"), "SET");
+    assert_eq!(
+        notices(&mut s),
+        vec![(
+            Severity::Warning,
+            "25P01",
+            "SET LOCAL can only be used in transaction blocks".into()
+        )]
+    );
+    assert_eq!(one(&mut s, "SHOW statement_timeout"), "0");
+    tag(&mut s, "BEGIN; SET statement_timeout = '7s'; ROLLBACK");
+    assert_eq!(one(&mut s, "SHOW statement_timeout"), "0");
+    tag(&mut s, "BEGIN");
+    tag(&mut s, "SET LOCAL statement_timeout = '8s'");
+    assert_eq!(one(&mut s, "SHOW statement_timeout"), "8s");
+    tag(&mut s, "COMMIT");
+    assert_eq!(one(&mut s, "SHOW statement_timeout"), "0");
+    tag(&mut s, "BEGIN");
+    tag(&mut s, "SET statement_timeout = '9s'");
+    tag(&mut s, "SAVEPOINT a");
+    tag(&mut s, "SET statement_timeout = '10s'");
+    tag(&mut s, "ROLLBACK TO a");
+    assert_eq!(one(&mut s, "SHOW statement_timeout"), "9s");
+    tag(&mut s, "COMMIT");
+    assert_eq!(one(&mut s, "SHOW statement_timeout"), "9s");
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT set_config('statement_timeout', '11s', true)"
+        ),
+        "11s"
+    );
+    assert_eq!(one(&mut s, "SHOW statement_timeout"), "9s");
+    // A failed implicit transaction takes its SETs with it; reported settings are re-sent.
+    s.take_parameter_changes();
+    assert!(batch(&mut s, "SET application_name = 'x'; SELECT 1/0").is_err());
+    assert_eq!(one(&mut s, "SHOW application_name"), "");
+    assert_eq!(
+        s.take_parameter_changes(),
+        vec![("application_name".to_string(), "".to_string())]
     );
 }

@@ -64,7 +64,10 @@ fn table(prefix: &str) -> String {
 }
 
 async fn select_one(client: &Client) -> String {
-    let rows = client.query("SELECT 1 + 1", &[]).await.expect("SELECT works");
+    let rows = client
+        .query("SELECT 1 + 1", &[])
+        .await
+        .expect("SELECT works");
     let v: i32 = rows[0].get(0);
     v.to_string()
 }
@@ -231,7 +234,12 @@ mod raw {
 async fn malformed_sql_gets_42601_and_the_session_continues() {
     let server = server().await;
     let client = client(&server).await;
-    for bad in ["SELEC 1", "SELECT * FROM", "SELECT (1", "INSERT INTO VALUES"] {
+    for bad in [
+        "SELEC 1",
+        "SELECT * FROM",
+        "SELECT (1",
+        "INSERT INTO VALUES",
+    ] {
         let err = client.simple_query(bad).await.expect_err(bad);
         assert_eq!(
             err.code().map(|c| c.code()),
@@ -242,7 +250,9 @@ async fn malformed_sql_gets_42601_and_the_session_continues() {
     // The same session keeps working, in both protocols.
     assert_eq!(select_one(&client).await, "2");
     let rows = client.simple_query("SELECT 'still here'").await.unwrap();
-    assert!(matches!(&rows[1], tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("still here")));
+    assert!(
+        matches!(&rows[1], tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("still here"))
+    );
 }
 
 #[tokio::test]
@@ -320,7 +330,8 @@ async fn garbage_instead_of_a_startup_packet_closes_only_that_connection() {
     conn.until_closed().await;
 
     let mut conn = raw::Conn::open(&server.addr).await;
-    conn.send(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 1, 2, 3]).await;
+    conn.send(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 1, 2, 3])
+        .await;
     conn.until_closed().await;
 
     assert_eq!(select_one(&bystander).await, "2");

@@ -130,19 +130,20 @@ impl PgEngine {
             let mut values = Vec::with_capacity(row.len());
             for (i, column) in row.columns().iter().enumerate() {
                 let raw: Option<Raw> = row.try_get(i)?;
-                let text = match raw {
-                    None => None,
-                    Some(raw) => Some(render_binary(column.type_(), &raw.0).map_err(|e| {
-                        EngineError {
-                            sqlstate: None,
-                            message: format!(
-                                "cannot decode binary {} value in column {:?}: {e}",
-                                column.type_(),
-                                column.name()
-                            ),
-                        }
-                    })?),
-                };
+                let text =
+                    match raw {
+                        None => None,
+                        Some(raw) => Some(render_binary(column.type_(), &raw.0).map_err(|e| {
+                            EngineError {
+                                sqlstate: None,
+                                message: format!(
+                                    "cannot decode binary {} value in column {:?}: {e}",
+                                    column.type_(),
+                                    column.name()
+                                ),
+                            }
+                        })?),
+                    };
                 values.push(render_text(text.as_deref()));
             }
             out.push(values);
@@ -183,11 +184,15 @@ impl AsyncDB for PgEngine {
 
 /// Column types must match, except that `?` (unknown, the simple protocol) matches anything.
 #[allow(clippy::ptr_arg)] // the signature is sqllogictest's ColumnTypeValidator
-pub fn column_validator(actual: &Vec<DefaultColumnType>, expected: &Vec<DefaultColumnType>) -> bool {
+pub fn column_validator(
+    actual: &Vec<DefaultColumnType>,
+    expected: &Vec<DefaultColumnType>,
+) -> bool {
     actual.len() == expected.len()
-        && actual.iter().zip(expected).all(|(a, e)| {
-            *a == DefaultColumnType::Any || *e == DefaultColumnType::Any || a == e
-        })
+        && actual
+            .iter()
+            .zip(expected)
+            .all(|(a, e)| *a == DefaultColumnType::Any || *e == DefaultColumnType::Any || a == e)
 }
 
 fn column_type(ty: &Type) -> DefaultColumnType {
@@ -280,7 +285,11 @@ pub fn format_float(value: f64, single: bool) -> String {
     } else if point as usize >= digits.len() {
         format!("{digits}{}", "0".repeat(point as usize - digits.len()))
     } else {
-        format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        format!(
+            "{}.{}",
+            &digits[..point as usize],
+            &digits[point as usize..]
+        )
     };
     if negative {
         format!("-{body}")
@@ -404,10 +413,19 @@ mod tests {
         // 0.00 (no digits, dscale 2)
         assert_eq!(decode_numeric(&numeric(0, 0, 0, 2, &[])).unwrap(), "0.00");
         // 1000000 = [100][0000] with trailing zero group dropped: weight 1, one digit
-        assert_eq!(decode_numeric(&numeric(1, 1, 0, 0, &[100])).unwrap(), "1000000");
+        assert_eq!(
+            decode_numeric(&numeric(1, 1, 0, 0, &[100])).unwrap(),
+            "1000000"
+        );
         // 0.00001 = weight -2, digit 1000 (0.0000|1000), dscale 5
-        assert_eq!(decode_numeric(&numeric(1, -2, 0, 5, &[1000])).unwrap(), "0.00001");
-        assert_eq!(decode_numeric(&numeric(0, 0, 0xC000, 0, &[])).unwrap(), "NaN");
+        assert_eq!(
+            decode_numeric(&numeric(1, -2, 0, 5, &[1000])).unwrap(),
+            "0.00001"
+        );
+        assert_eq!(
+            decode_numeric(&numeric(0, 0, 0xC000, 0, &[])).unwrap(),
+            "NaN"
+        );
         assert!(decode_numeric(&[0, 1]).is_err());
     }
 

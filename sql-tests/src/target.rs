@@ -139,7 +139,10 @@ impl Target {
                 {
                     return Ok(Scratch {
                         dbname: name.clone(),
-                        cleanup: Cleanup::DropDatabase { admin: client, name },
+                        cleanup: Cleanup::DropDatabase {
+                            admin: client,
+                            name,
+                        },
                         ..admin
                     });
                 }

@@ -81,7 +81,10 @@ async fn main() -> ExitCode {
         }
     };
     let mut files = Vec::new();
-    slt_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("slt"), &mut files);
+    slt_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("slt"),
+        &mut files,
+    );
     if let Some(f) = &filter {
         files.retain(|p| p.to_string_lossy().contains(f.as_str()));
     }

@@ -33,7 +33,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("sqlite_select: {} files against {}", files.len(), target.describe());
+    println!(
+        "sqlite_select: {} files against {}",
+        files.len(),
+        target.describe()
+    );
     let totals = run_all(&target, &files, &expected, &Options::default()).await;
     // 100 % required: any failure, and also a run that ran nothing, fails the test.
     if totals.failed > 0 || totals.passed == 0 {

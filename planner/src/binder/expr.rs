@@ -147,6 +147,21 @@ impl Binder<'_> {
                 negated,
                 ..
             } => self.bind_in_list(expr, list, *negated),
+            A::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } if matches!(&**right, A::Subquery(_)) => self
+                .bind_quantified(left, compare_op, right, false)?
+                .ok_or_else(|| Error::internal("ANY without subquery")),
+            A::AllOp {
+                left,
+                compare_op,
+                right,
+            } if matches!(&**right, A::Subquery(_)) => self
+                .bind_quantified(left, compare_op, right, true)?
+                .ok_or_else(|| Error::internal("ALL without subquery")),
             A::In {
                 expr,
                 target: ast::InTarget::Subquery(subquery),
@@ -599,17 +614,24 @@ impl Binder<'_> {
     }
 
     fn bind_function(&mut self, f: &ast::Function) -> Result<Expr> {
-        if f.over.is_some() {
-            return Err(unsupported("window functions"));
+        if let Some(over) = &f.over {
+            return self.bind_window_call(f, over);
         }
         if !f.within_group.is_empty() || f.null_treatment.is_some() {
             return Err(unsupported("WITHIN GROUP / null treatment"));
         }
+        // `agg(x ORDER BY y)`: the only argument clause supported (aggregates only).
+        let mut agg_order: &[ast::OrderByExpr] = &[];
         if let ast::FunctionArguments::List(l) = &f.args {
-            if !l.clauses.is_empty() {
-                return Err(unsupported(
-                    "ORDER BY or other clauses in function arguments",
-                ));
+            for c in &l.clauses {
+                match c {
+                    ast::FunctionArgumentClause::OrderBy(o) => agg_order = o,
+                    _ => {
+                        return Err(unsupported(
+                            "ORDER BY or other clauses in function arguments",
+                        ))
+                    }
+                }
             }
         }
         let name = super::object_name(&f.name)?;
@@ -634,7 +656,20 @@ impl Binder<'_> {
             }
         };
         if scalar::is_aggregate(&name) {
-            return self.bind_aggregate(&name, &args, distinct, star, f.filter.as_deref());
+            return self.bind_aggregate(
+                &name,
+                &args,
+                distinct,
+                star,
+                f.filter.as_deref(),
+                agg_order,
+            );
+        }
+        if !agg_order.is_empty() {
+            return Err(Error::new(
+                ErrorKind::WrongObjectType,
+                format!("ORDER BY specified, but {name} is not an aggregate function"),
+            ));
         }
         if f.filter.is_some() {
             return Err(Error::new(
@@ -713,6 +748,7 @@ impl Binder<'_> {
         distinct: bool,
         star: bool,
         filter: Option<&ast::Expr>,
+        order: &[ast::OrderByExpr],
     ) -> Result<Expr> {
         let Some(context) = self.scope().aggs_allowed else {
             return Err(Error::new(
@@ -728,9 +764,35 @@ impl Binder<'_> {
             .map(|a| self.bind_expr(a))
             .collect::<Result<Vec<_>>>();
         let filter = filter.map(|f| self.bind_bool(f)).transpose();
+        let order = order
+            .iter()
+            .map(|o| {
+                let b = self.bind_expr(&o.expr)?;
+                let b = match b.ty() {
+                    None => self.coerce(b, &DataType::Text)?,
+                    Some(_) => b,
+                };
+                let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+                Ok(crate::plan::SortKey {
+                    expr: b,
+                    desc,
+                    nulls_first: o.options.nulls_first.unwrap_or(desc),
+                })
+            })
+            .collect::<Result<Vec<_>>>();
         self.scope().aggs_allowed = saved;
         let bound = bound?;
         let filter = filter?;
+        let order = order?;
+        if distinct && !order.is_empty() {
+            let fps: Vec<String> = bound.iter().map(|e| e.fingerprint()).collect();
+            if order.iter().any(|k| !fps.contains(&k.expr.fingerprint())) {
+                return Err(Error::new(
+                    ErrorKind::InvalidColumnReference,
+                    "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list",
+                ));
+            }
+        }
         if star && name != "count" {
             return Err(Error::new(
                 ErrorKind::SyntaxError,
@@ -752,6 +814,7 @@ impl Binder<'_> {
             args,
             distinct,
             filter,
+            order,
         });
         Ok(Expr::AggRef(scope.aggs.len() - 1, ty))
     }

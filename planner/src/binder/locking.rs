@@ -26,17 +26,20 @@ pub struct Locking {
     pub locks: RowLocks,
 }
 
-fn contains_aggregate(p: &Plan) -> bool {
+/// Whether the query level's own chain of nodes (down to its FROM items) holds a node
+/// `pred` accepts. Nodes below a join or inside a FROM subquery belong to other levels.
+fn level_has(p: &Plan, pred: &dyn Fn(&Plan) -> bool) -> bool {
+    if pred(p) {
+        return true;
+    }
     match p {
-        Plan::Aggregate { .. } => true,
-        Plan::Scan { .. } | Plan::Values { .. } => false,
         Plan::Filter { input, .. }
         | Plan::Project { input, .. }
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. }
-        | Plan::Distinct { input, .. } => contains_aggregate(input),
-        // Joins and anything else combine FROM items; an aggregate below one belongs to a
-        // subquery in FROM, which PostgreSQL does not lock either.
+        | Plan::Distinct { input, .. }
+        | Plan::Aggregate { input, .. }
+        | Plan::Window { input, .. } => level_has(input, pred),
         _ => false,
     }
 }
@@ -52,16 +55,6 @@ fn chain_to_scan(p: &Plan, table: sledgres_storage::TableId, sorted: bool) -> bo
         }
         _ => false,
     }
-}
-
-fn has_window(items: &[ast::SelectItem]) -> bool {
-    items.iter().any(|i| match i {
-        ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
-            e.to_string().to_uppercase().contains(" OVER ")
-                || e.to_string().to_uppercase().contains(" OVER(")
-        }
-        _ => false,
-    })
 }
 
 impl Binder<'_> {
@@ -117,10 +110,10 @@ impl Binder<'_> {
         if select.having.is_some() {
             return Err(not_allowed("HAVING clause"));
         }
-        if contains_aggregate(plan) {
+        if level_has(plan, &|p| matches!(p, Plan::Aggregate { .. })) {
             return Err(not_allowed("aggregate functions"));
         }
-        if has_window(&select.projection) {
+        if level_has(plan, &|p| matches!(p, Plan::Window { .. })) {
             return Err(not_allowed("window functions"));
         }
         // The base tables of FROM, by the name they are visible under.

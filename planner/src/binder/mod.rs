@@ -21,8 +21,10 @@ mod ddl;
 mod dml;
 mod expr;
 mod locking;
+mod quantified;
 mod query;
 mod session_fns;
+mod window;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{AggCall, ColumnId, Plan};
@@ -93,6 +95,13 @@ pub(crate) struct Scope {
     pub aggs: Vec<AggCall>,
     /// Whether aggregate calls are allowed where we are binding (not in WHERE, ON, GROUP BY).
     pub aggs_allowed: Option<&'static str>,
+    /// Window function calls of this level's SELECT list and ORDER BY, with the column
+    /// each one's value is read from (see `window.rs`).
+    pub windows: Vec<(ColumnId, crate::plan::window::WindowCall)>,
+    /// The SELECT's `WINDOW name AS (…)` definitions.
+    pub named_windows: Vec<(String, ast::WindowSpec)>,
+    /// The clause being bound where that matters to an error message ("WHERE").
+    pub clause: Option<&'static str>,
 }
 
 pub struct Binder<'a> {
@@ -112,8 +121,8 @@ pub struct Binder<'a> {
     pub(crate) depth: usize,
     /// The session's settings for `current_setting()` / `set_config()` (`session_fns.rs`).
     pub(crate) settings: Option<SettingsReader>,
-    /// `set_config(name, value, false)` calls bound: the session applies them.
-    pub(crate) settings_to_set: Vec<(String, String)>,
+    /// `set_config(name, value, is_local)` calls bound: the session applies them.
+    pub(crate) settings_to_set: Vec<(String, String, bool)>,
     /// FOR UPDATE / SHARE clauses: their true strengths in, the tables to lock out.
     pub(crate) locking: locking::Locking,
     /// CTEs visible where we are binding, innermost last (see `cte.rs`).

@@ -392,11 +392,27 @@ impl Binder<'_> {
         });
         // WHERE
         if let Some(w) = &s.selection {
-            let pred = self.bind_bool(w)?;
+            self.scope().clause = Some("WHERE");
+            let pred = self.bind_bool(w);
+            self.scope().clause = None;
+            let pred = pred?;
             plan = Plan::Filter {
                 input: Box::new(plan),
                 predicate: pred,
             };
+        }
+        // WINDOW definitions, for the OVER clauses of the SELECT list and ORDER BY.
+        for w in &s.named_window {
+            let spec = match &w.1 {
+                ast::NamedWindowExpr::WindowSpec(spec) => spec.clone(),
+                ast::NamedWindowExpr::NamedWindow(n) => ast::WindowSpec {
+                    window_name: Some(n.clone()),
+                    partition_by: vec![],
+                    order_by: vec![],
+                    window_frame: None,
+                },
+            };
+            self.scope().named_windows.push((ident(&w.0), spec));
         }
         // SELECT list
         self.scope().aggs_allowed = Some("SELECT");
@@ -491,7 +507,7 @@ impl Binder<'_> {
         let distinct = match &s.distinct {
             None | Some(ast::Distinct::All) => false,
             Some(ast::Distinct::Distinct) => true,
-            Some(ast::Distinct::On(_)) => return Err(unsupported("DISTINCT ON")),
+            Some(ast::Distinct::On(_)) => false,
         };
         let cols_out: Vec<OutputColumn> = names
             .iter()
@@ -531,6 +547,42 @@ impl Binder<'_> {
             };
             key_pos.push(pos);
         }
+        // DISTINCT ON (…): positions of its expressions among `exprs` (hidden if needed).
+        let mut on_pos: Option<Vec<usize>> = None;
+        if let Some(ast::Distinct::On(list)) = &s.distinct {
+            let mut v = vec![];
+            for e in list {
+                let pos = match self.output_position(e, &cols_out)? {
+                    Some(i) => i,
+                    None => {
+                        let b = self.bind_expr(e)?;
+                        let b = match b.ty() {
+                            None => self.coerce(b, &DataType::Text)?,
+                            Some(_) => b,
+                        };
+                        let fp = b.fingerprint();
+                        match exprs.iter().position(|e| e.fingerprint() == fp) {
+                            Some(i) => i,
+                            None => {
+                                exprs.push(b);
+                                exprs.len() - 1
+                            }
+                        }
+                    }
+                };
+                v.push(pos);
+            }
+            let fps: Vec<String> = v.iter().map(|&p| exprs[p].fingerprint()).collect();
+            for &k in key_pos.iter().take(v.len()) {
+                if !fps.contains(&exprs[k].fingerprint()) {
+                    return Err(Error::new(
+                        ErrorKind::InvalidColumnReference,
+                        "SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
+                    ));
+                }
+            }
+            on_pos = Some(v);
+        }
         self.scope().aggs_allowed = None;
 
         // Aggregation
@@ -548,6 +600,15 @@ impl Binder<'_> {
             let post = |e: Expr| post_agg(e, &groups, &agg_cols, &local);
             exprs = exprs.into_iter().map(post).collect::<Result<Vec<_>>>()?;
             having = having.map(post).transpose()?;
+            // Window calls run after aggregation: their expressions read its output.
+            let mut windows = std::mem::take(&mut self.scope().windows);
+            for (_, w) in windows.iter_mut() {
+                for e in w.exprs_mut() {
+                    let taken = std::mem::replace(e, Expr::Unknown(None));
+                    *e = post(taken)?;
+                }
+            }
+            self.scope().windows = windows;
             plan = Plan::Aggregate {
                 input: Box::new(plan),
                 group,
@@ -562,6 +623,15 @@ impl Binder<'_> {
                 predicate: h,
             };
         }
+        let windows = std::mem::take(&mut self.scope().windows);
+        if !windows.is_empty() {
+            let (cols, calls) = windows.into_iter().unzip();
+            plan = Plan::Window {
+                input: Box::new(plan),
+                calls,
+                cols,
+            };
+        }
         let cols: Vec<ColumnId> = exprs.iter().map(|_| self.new_col()).collect();
         let types: Vec<DataType> = exprs.iter().map(|e| e.ty_or_text()).collect();
         plan = Plan::Project {
@@ -572,6 +642,42 @@ impl Binder<'_> {
         if distinct {
             plan = Plan::Distinct {
                 input: Box::new(plan),
+            };
+        }
+        if let Some(on) = &on_pos {
+            // The first row of each DISTINCT ON group in ORDER BY order: row_number() over
+            // the group, ordered like the query, kept where it is 1.
+            let order_keys: Vec<SortKey> = order
+                .iter()
+                .zip(&key_pos)
+                .map(|(o, &p)| sort_key(Expr::Column(cols[p], types[p].clone()), o))
+                .collect();
+            let rn = self.new_col();
+            plan = Plan::Window {
+                input: Box::new(plan),
+                calls: vec![crate::plan::window::WindowCall {
+                    func: crate::plan::window::WinFunc::RowNumber,
+                    args: vec![],
+                    partition: on
+                        .iter()
+                        .map(|&p| Expr::Column(cols[p], types[p].clone()))
+                        .collect(),
+                    order: order_keys,
+                    mode: crate::plan::window::FrameMode::Rows,
+                    start: crate::plan::window::FrameBound::UnboundedPreceding,
+                    end: crate::plan::window::FrameBound::CurrentRow,
+                    ty: DataType::Int8,
+                }],
+                cols: vec![rn],
+            };
+            let first = self.call_binary(
+                crate::scalar::BinaryOp::Eq,
+                Expr::Column(rn, DataType::Int8),
+                Expr::Literal(sledgres_storage::Value::Int8(1), DataType::Int8),
+            )?;
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: first,
             };
         }
         if !order.is_empty() {
@@ -585,7 +691,7 @@ impl Binder<'_> {
                 keys,
             };
         }
-        if cols.len() > visible {
+        if cols.len() > visible || on_pos.is_some() {
             plan = Plan::Project {
                 input: Box::new(plan),
                 exprs: (0..visible)
@@ -870,10 +976,14 @@ impl Binder<'_> {
                 alias,
                 ..
             } => {
-                if *lateral {
-                    return Err(unsupported("LATERAL"));
-                }
-                let (plan, out) = self.bind_query(subquery)?;
+                // A LATERAL subquery may read the columns of FROM items to its left: they
+                // are outer references, and the join runs it once per left row.
+                let (plan, out) = if *lateral {
+                    let (p, o, _) = self.bind_subquery_plan(subquery)?;
+                    (p, o)
+                } else {
+                    self.bind_query(subquery)?
+                };
                 let qual = alias.as_ref().map(|a| ident(&a.name));
                 let renames: Vec<String> = alias
                     .as_ref()

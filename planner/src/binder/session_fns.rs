@@ -5,8 +5,8 @@
 //! For a simple query that is exactly PostgreSQL's behaviour; a prepared statement keeps
 //! the value it was planned with, and its set_config takes effect at Parse rather than at
 //! each Execute. Arguments must be constants, as they nearly always are (pg_dump's
-//! `SELECT pg_catalog.set_config('search_path', '', false)`). `is_local = true` (until the
-//! end of the transaction) is not supported yet.
+//! `SELECT pg_catalog.set_config('search_path', '', false)`). `is_local = true` lasts until
+//! the end of the transaction, like SET LOCAL.
 
 use super::{unsupported, Binder};
 use crate::error::Result;
@@ -55,7 +55,7 @@ impl Binder<'_> {
     }
 
     pub(crate) fn bind_set_config(&mut self, args: &[&ast::Expr]) -> Result<Expr> {
-        let (Some(name), Some(value), Some(false)) = (
+        let (Some(name), Some(value), Some(local)) = (
             args.first().and_then(|e| text(e)),
             args.get(1).and_then(|e| text(e)),
             args.get(2).and_then(|e| boolean(e)),
@@ -69,7 +69,7 @@ impl Binder<'_> {
             return Err(unsupported("set_config() here"));
         };
         let shown = settings.check(&name, &value)?;
-        self.settings_to_set.push((name, value));
+        self.settings_to_set.push((name, value, local));
         Ok(Expr::Literal(Value::Text(shown), DataType::Text))
     }
 }

@@ -21,6 +21,7 @@ mod ops;
 mod recursive;
 pub mod rowlock;
 mod scan;
+mod window;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Access, ColumnId, JoinKind, Plan, SetOpKind};
@@ -205,6 +206,10 @@ pub enum PhysPlan {
     WorkTable {
         id: usize,
     },
+    Window {
+        input: Arc<PhysPlan>,
+        calls: Arc<Vec<window::PWindow>>,
+    },
 }
 
 /// Compiles a logical plan; `outer` are the layouts of the enclosing queries' rows.
@@ -313,6 +318,11 @@ fn compile_plan_inner(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> 
                                     .collect::<Result<_>>()?,
                                 distinct: a.distinct,
                                 filter: a.filter.as_ref().map(|f| compile(f, &l)).transpose()?,
+                                order: a
+                                    .order
+                                    .iter()
+                                    .map(|k| Ok((compile(&k.expr, &l)?, k.desc, k.nulls_first)))
+                                    .collect::<Result<_>>()?,
                             })
                         })
                         .collect::<Result<_>>()?,
@@ -371,6 +381,49 @@ fn compile_plan_inner(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> 
             recursive: Arc::new(compile_plan(recursive, outer)?),
         },
         Plan::WorkTable { id, .. } => PhysPlan::WorkTable { id: *id },
+        Plan::Window { input, calls, .. } => {
+            use crate::plan::window::{FrameBound, WinFunc};
+            let l = layout_of(input);
+            let konst = Layout::new(vec![], outer);
+            let bound = |b: &FrameBound| -> Result<window::PBound> {
+                Ok(match b {
+                    FrameBound::UnboundedPreceding => window::PBound::UnboundedPreceding,
+                    FrameBound::Preceding(e) => window::PBound::Preceding(compile(e, &konst)?),
+                    FrameBound::CurrentRow => window::PBound::CurrentRow,
+                    FrameBound::Following(e) => window::PBound::Following(compile(e, &konst)?),
+                    FrameBound::UnboundedFollowing => window::PBound::UnboundedFollowing,
+                })
+            };
+            let many = |es: &[crate::plan::Expr]| -> Result<Vec<PExpr>> {
+                es.iter().map(|e| compile(e, &l)).collect()
+            };
+            let calls = calls
+                .iter()
+                .map(|c| {
+                    Ok(window::PWindow {
+                        filter: match &c.func {
+                            WinFunc::Agg(_, Some(f)) => Some(compile(f, &l)?),
+                            _ => None,
+                        },
+                        func: c.func.clone(),
+                        args: many(&c.args)?,
+                        partition: many(&c.partition)?,
+                        order: c
+                            .order
+                            .iter()
+                            .map(|k| Ok((compile(&k.expr, &l)?, k.desc, k.nulls_first)))
+                            .collect::<Result<_>>()?,
+                        mode: c.mode,
+                        start: bound(&c.start)?,
+                        end: bound(&c.end)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            PhysPlan::Window {
+                input: Arc::new(compile_plan(input, outer)?),
+                calls: Arc::new(calls),
+            }
+        }
     })
 }
 
@@ -418,6 +471,27 @@ fn compile_join(
         residual.push(p.clone());
     }
     let both_layout = Layout::new(both, outer);
+    if crate::optimizer::plan_reads(right, &lids) {
+        // LATERAL: the right plan runs once per left row, reading it as its outer row.
+        let on = Expr::and_all(on.to_vec())
+            .map(|e| compile(&e, &both_layout).map(Arc::new))
+            .transpose()?;
+        let mut right_outer = outer.to_vec();
+        right_outer.push(lids.clone());
+        if kind == JoinKind::Full {
+            return Err(Error::new(
+                ErrorKind::FeatureNotSupported,
+                "FULL JOIN is only supported with merge-joinable or hash-joinable join conditions",
+            ));
+        }
+        return Ok(PhysPlan::LookupJoin {
+            left: Arc::new(compile_plan(left, outer)?),
+            right: Arc::new(compile_plan(right, &right_outer)?),
+            on,
+            kind,
+            right_width,
+        });
+    }
     if let (Plan::Scan { access, .. }, false) = (right, kind == JoinKind::Full) {
         let reads_left = |e: &Expr| e.column_set().iter().any(|c| lids.contains(c));
         if crate::optimizer::index_select::access_reads(access, &reads_left) {
@@ -526,6 +600,9 @@ pub fn open(plan: &Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
         } => Box::new(recursive::recursive_union(
             *id, *all, anchor, recursive, ctx,
         )?),
+        PhysPlan::Window { input, calls } => {
+            Box::new(window::window(open(input, ctx)?, calls, ctx)?)
+        }
         PhysPlan::WorkTable { id } => {
             let rows = ctx.worktables.lock().get(id).cloned().unwrap_or_default();
             Box::new(recursive::WorkTableOp { rows, pos: 0 })

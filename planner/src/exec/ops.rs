@@ -158,6 +158,9 @@ pub struct PAgg {
     pub args: Vec<PExpr>,
     pub distinct: bool,
     pub filter: Option<PExpr>,
+    /// `agg(x ORDER BY …)`: (key, descending, nulls first); such an aggregate's inputs are
+    /// buffered per group and fed sorted when the input ends.
+    pub order: Vec<(PExpr, bool, bool)>,
 }
 
 impl std::fmt::Debug for PAgg {
@@ -173,6 +176,8 @@ struct Group {
     key: Row,
     accs: Vec<Box<dyn Accumulator>>,
     seen: Vec<HashSet<HashKey>>,
+    /// Per aggregate with ORDER BY: buffered (sort key, arguments).
+    buffered: Vec<Vec<(Row, Row)>>,
 }
 
 /// Hash aggregation: consumes the input, then yields one row per group (group values, then
@@ -187,6 +192,7 @@ pub fn aggregate(
         key,
         accs: aggs.iter().map(|a| (a.func.new_accumulator)()).collect(),
         seen: aggs.iter().map(|_| HashSet::new()).collect(),
+        buffered: aggs.iter().map(|_| vec![]).collect(),
     };
     let mut groups: Vec<Group> = vec![];
     let mut index: HashMap<HashKey, usize> = HashMap::new();
@@ -233,11 +239,38 @@ pub fn aggregate(
                     continue;
                 }
             }
+            if !a.order.is_empty() {
+                let key = a
+                    .order
+                    .iter()
+                    .map(|(e, _, _)| e.eval(&row, ctx))
+                    .collect::<Result<Row>>()?;
+                g.buffered[i].push((key, args));
+                continue;
+            }
             g.accs[i].update(&args)?;
         }
     }
     let mut rows = vec![];
-    for g in groups {
+    for mut g in groups {
+        for (i, a) in aggs.iter().enumerate() {
+            if a.order.is_empty() {
+                continue;
+            }
+            let mut buf = std::mem::take(&mut g.buffered[i]);
+            buf.sort_by(|(x, _), (y, _)| {
+                for (k, (_, desc, nf)) in a.order.iter().enumerate() {
+                    let o = compare_key(&x[k], &y[k], *desc, *nf);
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            });
+            for (_, args) in buf {
+                g.accs[i].update(&args)?;
+            }
+        }
         let mut r = g.key;
         for a in &g.accs {
             r.push(a.finish()?);

@@ -1,6 +1,8 @@
 //! Table scans: full, primary-key range, secondary-index range, and one range per IN-list
 //! value. Pushed-down filter conjuncts are evaluated here, so rows that fail them never leave
-//! the scan. DML uses [`ScanOp::next_keyed`] to get each row's key as well.
+//! the scan. DML uses [`ScanOp::next_keyed`] to get each row's key as well. For a
+//! `SELECT … FOR UPDATE` that locks at the scan, each returned row is locked here first
+//! (`rowlock.rs`).
 
 use super::expr::eval_const;
 use super::{ExecCtx, Operator, PAccess, PhysPlan, CANCEL_CHECK_INTERVAL};

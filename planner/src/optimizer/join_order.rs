@@ -36,6 +36,18 @@ impl Rule for JoinOrder {
 
 fn rewrite(plan: Plan) -> Result<Plan> {
     match plan {
+        // A LATERAL right side reads the left side's columns: keep the join as written.
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } if super::plan_reads(&right, &left.output_ids()) => Ok(Plan::Join {
+            left: Box::new(rewrite(*left)?),
+            right: Box::new(rewrite(*right)?),
+            kind,
+            on,
+        }),
         p @ (Plan::Filter { .. }
         | Plan::Join {
             kind: JoinKind::Inner,
@@ -74,6 +86,12 @@ fn rewrite(plan: Plan) -> Result<Plan> {
 
 fn flatten(plan: Plan, rels: &mut Vec<Plan>, preds: &mut Vec<Expr>) {
     match plan {
+        p @ Plan::Join { .. }
+            if matches!(&p, Plan::Join { left, right, .. }
+                if super::plan_reads(right, &left.output_ids())) =>
+        {
+            rels.push(p)
+        }
         Plan::Filter { input, predicate } => {
             preds.extend(predicate.conjuncts());
             flatten(*input, rels, preds);

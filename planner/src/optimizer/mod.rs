@@ -125,7 +125,12 @@ pub fn for_each_expr_mut(
                 f(e)?;
             }
             for a in aggs {
-                for e in a.args.iter_mut().chain(a.filter.iter_mut()) {
+                for e in a
+                    .args
+                    .iter_mut()
+                    .chain(a.filter.iter_mut())
+                    .chain(a.order.iter_mut().map(|k| &mut k.expr))
+                {
                     f(e)?;
                 }
             }
@@ -282,4 +287,18 @@ pub fn for_each_child(plan: &Plan, f: &mut dyn FnMut(&Plan)) {
             f(right);
         }
     }
+}
+
+/// Whether any expression in `plan` reads one of `ids` — for a join's right input, that it
+/// is LATERAL: it must be evaluated once per left row, with that row as its outer row.
+pub fn plan_reads(plan: &Plan, ids: &[crate::plan::ColumnId]) -> bool {
+    let mut copy = plan.clone();
+    let mut found = false;
+    let _ = for_each_expr_mut(&mut copy, &mut |e| {
+        if e.column_set().iter().any(|c| ids.contains(c)) {
+            found = true;
+        }
+        Ok(())
+    });
+    found
 }

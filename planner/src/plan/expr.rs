@@ -105,6 +105,8 @@ pub struct AggCall {
     pub distinct: bool,
     /// `FILTER (WHERE …)`: only rows where it is true are fed.
     pub filter: Option<Expr>,
+    /// `agg(x ORDER BY …)`: rows are fed in this order.
+    pub order: Vec<super::SortKey>,
 }
 
 impl std::fmt::Debug for AggCall {

@@ -193,9 +193,15 @@ impl Session {
     }
 
     /// Applies the `set_config()` calls a statement's binding validated.
-    pub(super) fn apply_set_config(&mut self, sets: Vec<(String, String)>) -> Result<()> {
-        for (name, value) in sets {
+    pub(super) fn apply_set_config(&mut self, sets: Vec<(String, String, bool)>) -> Result<()> {
+        if !sets.is_empty() && self.settings_at_start.is_none() {
+            self.settings_at_start = Some(self.settings.clone());
+        }
+        for (name, value, local) in sets {
             self.settings.set(&name, Some(&value))?;
+            if local {
+                self.local_settings.push(name.to_lowercase());
+            }
         }
         Ok(())
     }
@@ -222,10 +228,19 @@ impl Session {
     }
 
     /// Forgets the per-transaction state once the transaction is over.
-    pub(super) fn end_transaction(&mut self) {
+    /// `committed`: SET LOCAL values revert; otherwise every SET of the transaction does.
+    pub(super) fn end_transaction(&mut self, committed: bool) {
         self.chars = None;
         self.queried = false;
         self.savepoints.clear();
+        let locals = std::mem::take(&mut self.local_settings);
+        if let Some(start) = self.settings_at_start.take() {
+            if committed {
+                self.settings.restore_from(&start, Some(&locals));
+            } else {
+                self.settings.restore_from(&start, None);
+            }
+        }
     }
 
     /// Bounds the transaction's lock waits for the statement about to run (see module docs).
@@ -270,7 +285,7 @@ impl Session {
         match self.block {
             Block::Open | Block::Failed => self.block = Block::Failed,
             Block::None => {
-                self.end_transaction();
+                self.end_transaction(false);
                 if let Some(txn) = self.txn.take() {
                     if let Err(e) = txn.rollback() {
                         tracing::warn!(error = %e, "rollback after error failed");
@@ -412,7 +427,7 @@ impl Session {
                     ));
                 }
                 self.block = Block::None;
-                self.end_transaction();
+                self.end_transaction(!failed);
                 if let Some(txn) = self.txn.take() {
                     let r = if failed { txn.rollback() } else { txn.commit() };
                     if let Err(e) = r {
@@ -429,7 +444,7 @@ impl Session {
                     ));
                 }
                 self.block = Block::None;
-                self.end_transaction();
+                self.end_transaction(false);
                 if let Some(txn) = self.txn.take() {
                     if let Err(e) = txn.rollback() {
                         return Some(Err(e.into()));
@@ -463,7 +478,9 @@ impl Session {
                 }
                 tag("SET")
             }
-            Action::Set { name, value, reset } if self.transaction_setting(name).is_some() => {
+            Action::Set {
+                name, value, reset, ..
+            } if self.transaction_setting(name).is_some() => {
                 // SET transaction_isolation = … is SET TRANSACTION ISOLATION LEVEL ….
                 let t = if *reset { "RESET" } else { "SET" };
                 let Some(v) = value else {
@@ -492,7 +509,8 @@ impl Session {
                 let r = self.storage_txn().and_then(|t| Ok(t.savepoint()?));
                 match r {
                     Ok(sp) => {
-                        self.savepoints.push((name.clone(), sp));
+                        self.savepoints
+                            .push((name.clone(), sp, self.settings.clone()));
                         tag("SAVEPOINT")
                     }
                     Err(e) => Some(Err(e)),
@@ -502,10 +520,12 @@ impl Session {
                 if self.block == Block::None {
                     return Some(Err(no_block("ROLLBACK TO SAVEPOINT")));
                 }
-                let Some(i) = self.savepoints.iter().rposition(|(n, _)| n == name) else {
+                let Some(i) = self.savepoints.iter().rposition(|(n, ..)| n == name) else {
                     return Some(Err(no_savepoint(name)));
                 };
                 let sp = self.savepoints[i].1;
+                let before = self.savepoints[i].2.clone();
+                self.settings.restore_from(&before, None);
                 self.savepoints.truncate(i + 1);
                 if let Some(t) = &self.txn {
                     if let Err(e) = t.rollback_to_savepoint(sp) {
@@ -519,7 +539,7 @@ impl Session {
                 if self.block == Block::None {
                     return Some(Err(no_block("RELEASE SAVEPOINT")));
                 }
-                let Some(i) = self.savepoints.iter().rposition(|(n, _)| n == name) else {
+                let Some(i) = self.savepoints.iter().rposition(|(n, ..)| n == name) else {
                     return Some(Err(no_savepoint(name)));
                 };
                 let sp = self.savepoints[i].1;

@@ -18,7 +18,10 @@ use sql_tests::sqlite::{self, collect_files, run_all, ExpectedFailures, Options}
 use sql_tests::target::{Target, SERVER_ENV};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Run SQLite-style sqllogictest scripts against sledgres")]
+#[command(
+    version,
+    about = "Run SQLite-style sqllogictest scripts against sledgres"
+)]
 struct Args {
     /// External server (host:port) instead of in-process sledgres; user/database from
     /// SLEDGRES_TEST_USER / SLEDGRES_TEST_DB (default postgres).
@@ -81,7 +84,11 @@ async fn main() -> ExitCode {
         },
         None => Target::InProcess,
     };
-    println!("running {} files against {}", files.len(), target.describe());
+    println!(
+        "running {} files against {}",
+        files.len(),
+        target.describe()
+    );
     let opts = Options {
         engine: args.engine,
         verbose: args.verbose,

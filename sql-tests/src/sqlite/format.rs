@@ -65,7 +65,10 @@ fn format_real(text: &str) -> String {
     let number = match text {
         "t" | "true" => 1.0,
         "f" | "false" => 0.0,
-        _ => text.trim().parse::<f64>().unwrap_or_else(|_| leading_float(text)),
+        _ => text
+            .trim()
+            .parse::<f64>()
+            .unwrap_or_else(|_| leading_float(text)),
     };
     format!("{number:.3}")
 }
@@ -216,7 +219,10 @@ mod tests {
         assert_eq!(format_value(Some("abc"), 'I'), "0");
         assert_eq!(format_value(Some("t"), 'I'), "1");
         assert_eq!(format_value(Some("f"), 'I'), "0");
-        assert_eq!(format_value(Some("12345678901234567890"), 'I'), "12345678901234567890");
+        assert_eq!(
+            format_value(Some("12345678901234567890"), 'I'),
+            "12345678901234567890"
+        );
         assert_eq!(format_value(None, 'I'), "NULL");
     }
 
@@ -225,7 +231,10 @@ mod tests {
         assert_eq!(format_value(Some("1.5"), 'R'), "1.500");
         assert_eq!(format_value(Some("-7"), 'R'), "-7.000");
         assert_eq!(format_value(Some("2.0005"), 'R'), "2.001");
-        assert_eq!(format_value(Some("1e+20"), 'R'), "100000000000000000000.000");
+        assert_eq!(
+            format_value(Some("1e+20"), 'R'),
+            "100000000000000000000.000"
+        );
         assert_eq!(format_value(Some("12abc"), 'R'), "12.000");
         assert_eq!(format_value(None, 'R'), "NULL");
     }
@@ -281,7 +290,10 @@ mod tests {
         // A hash line is honoured even below the threshold.
         assert_eq!(compare(&values, &[hash_line(&values)], 8, 1), None);
         // Row-per-line layout.
-        assert_eq!(compare(&s(&["1", "a", "2", "b"]), &s(&["1 a", "2 b"]), 0, 2), None);
+        assert_eq!(
+            compare(&s(&["1", "a", "2", "b"]), &s(&["1 a", "2 b"]), 0, 2),
+            None
+        );
         assert!(compare(&values, &[], 8, 1).is_some());
     }
 }

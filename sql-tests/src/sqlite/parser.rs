@@ -247,7 +247,10 @@ mod tests {
             }
         );
         assert_eq!(records[2].line, 9);
-        assert_eq!(records[2].conditions, vec![Condition::SkipIf("mysql".into())]);
+        assert_eq!(
+            records[2].conditions,
+            vec![Condition::SkipIf("mysql".into())]
+        );
         assert_eq!(
             records[2].kind,
             RecordKind::Query {

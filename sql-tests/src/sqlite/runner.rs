@@ -185,7 +185,11 @@ fn print_report(r: &FileReport, opts: &Options) {
     let shown = if opts.verbose { usize::MAX } else { 10 };
     for f in r.failures.iter().take(shown) {
         println!("  FAIL {}:{}: {}", r.path.display(), f.line, f.message);
-        for sql_line in f.sql.lines().take(if opts.verbose { usize::MAX } else { 5 }) {
+        for sql_line in f
+            .sql
+            .lines()
+            .take(if opts.verbose { usize::MAX } else { 5 })
+        {
             println!("      {sql_line}");
         }
     }
@@ -304,8 +308,7 @@ async fn run_records(
                             "query returned {ncols} columns; the record declares {}",
                             types.len()
                         ))
-                    } else if let Some(diff) = compare(&values, expected, hash_threshold, ncols)
-                    {
+                    } else if let Some(diff) = compare(&values, expected, hash_threshold, ncols) {
                         Err(diff)
                     } else {
                         check_label(&mut labels, label.as_deref(), &values)
