@@ -427,7 +427,10 @@ e"#,
 #[test]
 fn aggregate_order_by() {
     let mut s = session();
-    exec(&mut s, r#"CREATE TABLE ao (g int, s text, n int); INSERT INTO ao VALUES (1,'b',2),(1,'a',3),(1,'c',1),(2,'z',NULL),(2,'y',5);"#);
+    exec(
+        &mut s,
+        r#"CREATE TABLE ao (g int, s text, n int); INSERT INTO ao VALUES (1,'b',2),(1,'a',3),(1,'c',1),(2,'z',NULL),(2,'y',5);"#,
+    );
     check(
         &mut s,
         r#"SELECT g, string_agg(s, ',' ORDER BY s), string_agg(s, ',' ORDER BY n DESC) FROM ao GROUP BY g ORDER BY g"#,
@@ -456,7 +459,10 @@ z-y-c-b-a"#,
 #[test]
 fn subqueries() {
     let mut s = session();
-    exec(&mut s, r#"CREATE TABLE sa (x int); CREATE TABLE sb (y int); INSERT INTO sa VALUES (1),(2),(3),(NULL); INSERT INTO sb VALUES (2),(3),(4);"#);
+    exec(
+        &mut s,
+        r#"CREATE TABLE sa (x int); CREATE TABLE sb (y int); INSERT INTO sa VALUES (1),(2),(3),(NULL); INSERT INTO sb VALUES (2),(3),(4);"#,
+    );
     check(
         &mut s,
         r#"SELECT (SELECT y FROM sb)"#,
@@ -505,7 +511,10 @@ NULL"#,
 #[test]
 fn lateral() {
     let mut s = session();
-    exec(&mut s, r#"CREATE TABLE la (id int, n int); CREATE TABLE lb (aid int, v int); INSERT INTO la VALUES (1,2),(2,1),(3,0); INSERT INTO lb VALUES (1,10),(1,20),(1,30),(2,5);"#);
+    exec(
+        &mut s,
+        r#"CREATE TABLE la (id int, n int); CREATE TABLE lb (aid int, v int); INSERT INTO la VALUES (1,2),(2,1),(3,0); INSERT INTO lb VALUES (1,10),(1,20),(1,30),(2,5);"#,
+    );
     check(
         &mut s,
         r#"SELECT la.id, x.v FROM la, LATERAL (SELECT v FROM lb WHERE lb.aid = la.id ORDER BY v DESC LIMIT la.n) x ORDER BY 1, 2"#,
@@ -540,3 +549,328 @@ fn lateral() {
     );
 }
 
+#[test]
+fn grouping_sets() {
+    let mut s = session();
+    exec(
+        &mut s,
+        r#"CREATE TABLE gs (a text, b int, v int); INSERT INTO gs VALUES ('x',1,10),('x',2,20),('y',1,5),('y',NULL,7);"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT a, b, sum(v), grouping(a, b) FROM gs GROUP BY ROLLUP (a, b) ORDER BY a, b, 4"#,
+        r#"a|b|sum|grouping
+x|1|10|0
+x|2|20|0
+x|NULL|30|1
+y|1|5|0
+y|NULL|7|0
+y|NULL|12|1
+NULL|NULL|42|3"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT a, b, count(*) FROM gs GROUP BY CUBE (a, b) ORDER BY a NULLS FIRST, b NULLS FIRST, 3"#,
+        r#"a|b|count
+NULL|NULL|1
+NULL|NULL|4
+NULL|1|2
+NULL|2|1
+x|NULL|2
+x|1|1
+x|2|1
+y|NULL|1
+y|NULL|2
+y|1|1"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT a, b, sum(v) FROM gs GROUP BY GROUPING SETS ((a), (b), ()) ORDER BY 1, 2, 3"#,
+        r#"a|b|sum
+x|NULL|30
+y|NULL|12
+NULL|1|15
+NULL|2|20
+NULL|NULL|7
+NULL|NULL|42"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT a, grouping(a), sum(v) FROM gs GROUP BY a ORDER BY a"#,
+        r#"a|grouping|sum
+x|0|30
+y|0|12"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT a, b, sum(v) FROM gs GROUP BY a, ROLLUP (b) ORDER BY 1, 2"#,
+        r#"a|b|sum
+x|1|10
+x|2|20
+x|NULL|30
+y|1|5
+y|NULL|7
+y|NULL|12"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT a, sum(v) FROM gs GROUP BY ROLLUP (a) HAVING sum(v) > 20 ORDER BY 1"#,
+        r#"a|sum
+x|30
+NULL|42"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT grouping(v) FROM gs GROUP BY a"#,
+        r#"ERROR: arguments to GROUPING must be grouping expressions of the associated query level"#,
+    );
+}
+
+#[test]
+fn views() {
+    let mut s = session();
+    exec(
+        &mut s,
+        r#"CREATE TABLE vt (a int, b text); INSERT INTO vt VALUES (1,'x'),(2,'y'),(3,'z');"#,
+    );
+    check(
+        &mut s,
+        r#"CREATE VIEW v1 AS SELECT a, b FROM vt WHERE a > 1"#,
+        r#""#,
+    );
+    check(
+        &mut s,
+        r#"SELECT * FROM v1 ORDER BY a"#,
+        r#"a|b
+2|y
+3|z"#,
+    );
+    check(
+        &mut s,
+        r#"CREATE VIEW v2 (k, label) AS SELECT a * 10, upper(b) FROM vt"#,
+        r#""#,
+    );
+    check(
+        &mut s,
+        r#"SELECT v2.label, v1.b FROM v2 JOIN v1 ON v2.k = v1.a * 10 ORDER BY 1"#,
+        r#"label|b
+Y|y
+Z|z"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT x.k FROM v2 AS x WHERE x.k > 15 ORDER BY 1"#,
+        r#"k
+20
+30"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT count(*) FROM v1, v2"#,
+        r#"count
+6"#,
+    );
+    check(
+        &mut s,
+        r#"CREATE VIEW v1 AS SELECT 1"#,
+        r#"ERROR: relation "v1" already exists"#,
+    );
+    check(&mut s, r#"DROP TABLE v1"#, r#"ERROR: "v1" is not a table"#);
+    check(&mut s, r#"DROP VIEW vt"#, r#"ERROR: "vt" is not a view"#);
+    check(&mut s, r#"INSERT INTO vt VALUES (4, 'w')"#, r#""#);
+    check(
+        &mut s,
+        r#"SELECT * FROM v1 ORDER BY a"#,
+        r#"a|b
+2|y
+3|z
+4|w"#,
+    );
+    check(&mut s, r#"DROP VIEW v1"#, r#""#);
+    check(
+        &mut s,
+        r#"SELECT * FROM v1"#,
+        r#"ERROR: relation "v1" does not exist"#,
+    );
+    check(&mut s, r#"DROP VIEW IF EXISTS v1"#, r#""#);
+}
+#[test]
+fn range_frames() {
+    let mut s = session();
+    exec(
+        &mut s,
+        r#"CREATE TABLE rg (a int, f float8); INSERT INTO rg VALUES (1, 0.5),(2, 1.0),(2, 1.5),(4, 3.0),(NULL, NULL),(7, 7.25);"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT a, sum(a) OVER (ORDER BY a RANGE BETWEEN 1 PRECEDING AND 2 FOLLOWING), count(*) OVER (ORDER BY a DESC RANGE 1 PRECEDING) FROM rg ORDER BY a"#,
+        r#"a|sum|count
+1|5|3
+2|9|2
+2|9|2
+4|4|1
+7|7|1
+NULL|NULL|1"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT f, count(*) OVER (ORDER BY f RANGE BETWEEN 0.5 PRECEDING AND 0.5 FOLLOWING), first_value(f) OVER (ORDER BY f RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM rg ORDER BY f"#,
+        r#"f|count|first_value
+0.5|2|0.5
+1|3|0.5
+1.5|2|0.5
+3|1|3
+7.25|1|7.25
+NULL|1|NULL"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT sum(a) OVER (ORDER BY a, f RANGE 1 PRECEDING) FROM rg"#,
+        r#"ERROR: RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column"#,
+    );
+}
+
+#[test]
+fn window_errors() {
+    let mut s = session();
+    exec(&mut s, "CREATE TABLE we (a int)");
+    check(
+        &mut s,
+        "SELECT sum(row_number() OVER ()) OVER () FROM we",
+        "ERROR: window function calls cannot be nested",
+    );
+    check(
+        &mut s,
+        "SELECT sum(row_number() OVER ()) FROM we",
+        "ERROR: aggregate function calls cannot contain window function calls",
+    );
+}
+#[test]
+fn more_joins() {
+    let mut s = session();
+    exec(
+        &mut s,
+        r#"CREATE TABLE m1 (a int, x int); CREATE TABLE m2 (a int, y int); CREATE TABLE m3 (a int, z int); INSERT INTO m1 VALUES (1,10),(2,20); INSERT INTO m2 VALUES (1,100),(3,300); INSERT INTO m3 VALUES (1,7),(3,9),(4,1);"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT * FROM m1 FULL JOIN m2 USING (a) FULL JOIN m3 USING (a) ORDER BY a"#,
+        r#"a|x|y|z
+1|10|100|7
+2|20|NULL|NULL
+3|NULL|300|9
+4|NULL|NULL|1"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT * FROM m1 NATURAL JOIN m2 NATURAL JOIN m3"#,
+        r#"a|x|y|z
+1|10|100|7"#,
+    );
+    check(
+        &mut s,
+        r#"WITH c AS (SELECT a FROM m3 WHERE z > 5) SELECT x FROM m1 WHERE a IN (SELECT a FROM c) ORDER BY x"#,
+        r#"x
+10"#,
+    );
+    check(
+        &mut s,
+        r#"WITH c AS (SELECT a, y FROM m2) SELECT m1.a, (SELECT max(y) FROM c WHERE c.a >= m1.a) FROM m1 ORDER BY 1"#,
+        r#"a|max
+1|300
+2|300"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT * FROM (m1 LEFT JOIN m2 ON m1.a = m2.a) RIGHT JOIN m3 ON m3.a = m2.a ORDER BY m3.a"#,
+        r#"a|x|a|y|a|z
+1|10|1|100|1|7
+NULL|NULL|NULL|NULL|3|9
+NULL|NULL|NULL|NULL|4|1"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT m1.a, m2.a FROM m1 FULL JOIN m2 ON m1.a = m2.a AND m1.x > 10 ORDER BY 1, 2"#,
+        r#"a|a
+1|NULL
+2|NULL
+NULL|1
+NULL|3"#,
+    );
+}
+#[test]
+fn cte_is_materialised_once() {
+    let mut s = session();
+    // PostgreSQL: t (both references read the same materialised row).
+    check(
+        &mut s,
+        "WITH r AS (SELECT random() AS x) SELECT a.x = b.x AS same FROM r a, r b",
+        "same\nt",
+    );
+    check(
+        &mut s,
+        "WITH a AS (SELECT 1 AS v), b AS (SELECT v + 1 AS w FROM a) SELECT * FROM a, b, (WITH c AS (SELECT w * 2 AS z FROM b) SELECT z FROM c) q",
+        "v|w|z\n1|2|4",
+    );
+}
+#[test]
+fn correlated_ctes() {
+    let mut s = session();
+    exec(
+        &mut s,
+        r#"CREATE TABLE cc (x int); INSERT INTO cc VALUES (1),(2),(3);"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT x, (WITH c AS (SELECT cc.x * 10 AS y) SELECT y FROM c) FROM cc ORDER BY x"#,
+        r#"x|y
+1|10
+2|20
+3|30"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT x FROM cc WHERE EXISTS (WITH c AS (SELECT x FROM cc i WHERE i.x > cc.x) SELECT 1 FROM c, c c2) ORDER BY x"#,
+        r#"x
+1
+2"#,
+    );
+    check(
+        &mut s,
+        r#"WITH t AS (SELECT x FROM cc) SELECT (SELECT count(*) FROM t WHERE t.x <= o.x) FROM t o ORDER BY 1"#,
+        r#"count
+1
+2
+3"#,
+    );
+}
+#[test]
+fn aliased_joins() {
+    let mut s = session();
+    exec(
+        &mut s,
+        r#"CREATE TABLE n1 (a int, b int); CREATE TABLE n2 (a int, c int); INSERT INTO n1 VALUES (1,2),(3,4); INSERT INTO n2 VALUES (1,5),(6,7);"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT * FROM (n1 JOIN n2 USING (a)) AS j"#,
+        r#"a|b|c
+1|2|5"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT j.a, j.c FROM (n1 LEFT JOIN n2 USING (a)) AS j ORDER BY 1"#,
+        r#"a|c
+1|5
+3|NULL"#,
+    );
+    check(
+        &mut s,
+        r#"SELECT j.q FROM (n1 CROSS JOIN n2) AS j (p, q) ORDER BY 1"#,
+        r#"q
+2
+2
+4
+4"#,
+    );
+}

@@ -1,9 +1,12 @@
 //! WITH: common table expressions.
 //!
-//! A CTE is kept as its AST and bound anew at each reference (like a view), so every
-//! reference gets its own column ids and the optimizer may push predicates into it. The
-//! price: a CTE referenced twice is computed twice, and a volatile function in it (random())
-//! may give each reference different rows, where PostgreSQL materialises it once.
+//! A CTE is kept as its AST until it is referenced. The first reference binds it; if the
+//! body reads no column of an enclosing query and is not recursive, it is *materialised*:
+//! every reference becomes a [`Plan::WorkTable`] scan of one work table, and the query
+//! that declared the WITH is wrapped in [`Plan::WithCte`], which computes the CTE once per
+//! execution before running the query (so `random()` in a CTE gives every reference the
+//! same rows, as in PostgreSQL). A correlated CTE is instead bound anew at each reference,
+//! like a derived table.
 //!
 //! WITH RECURSIVE whose body is `anchor UNION [ALL] recursive-term` and names itself binds
 //! to [`Plan::RecursiveUnion`]: the anchor first (where a self-reference is an error), then
@@ -38,6 +41,9 @@ pub(crate) struct CteDef {
     pub state: CteState,
     /// Work-table references bound while in `Recursive` state.
     pub self_refs: usize,
+    /// Once bound, an uncorrelated non-recursive CTE is materialised: its work table id,
+    /// plan, column names and types (the WITH's query wraps itself in `Plan::WithCte`).
+    pub materialized: Option<(usize, Plan, Vec<String>, Vec<DataType>)>,
 }
 
 impl Binder<'_> {
@@ -62,6 +68,7 @@ impl Binder<'_> {
                 recursive: with.recursive,
                 state: CteState::Defined,
                 self_refs: 0,
+                materialized: None,
             });
         }
         Ok(before)
@@ -112,11 +119,29 @@ impl Binder<'_> {
                 let names = self.cte_names(&cte, cte_output_names(&cte.query).len().max(cols.len()));
                 (Plan::WorkTable { id, cols }, names)
             }
+            CteState::Defined if cte.materialized.is_some() => {
+                let (id, _, names, types) = cte
+                    .materialized
+                    .clone()
+                    .ok_or_else(|| Error::internal("CTE not materialised"))?;
+                let cols = types.into_iter().map(|t| (self.new_col(), t)).collect();
+                (Plan::WorkTable { id, cols }, names)
+            }
             CteState::Defined => {
-                // The body sees the CTEs defined before it (and itself, if recursive).
+                // The body sees the CTEs defined before it (and itself, if recursive). Its
+                // outer references are collected to tell whether it can be materialised.
+                let level = self.scopes.len();
+                self.ref_sinks.push((level, vec![]));
                 let saved = self.ctes.split_off(i + 1);
                 let r = self.bind_cte_body(i);
                 self.ctes.extend(saved);
+                let (_, refs) = self.ref_sinks.pop().unwrap_or_default();
+                let correlated = !refs.is_empty();
+                if let Some((l, sink)) = self.ref_sinks.last_mut() {
+                    if *l == level {
+                        sink.extend(refs);
+                    }
+                }
                 let (plan, out) = r?;
                 if !cte.columns.is_empty() && cte.columns.len() > out.len() {
                     return Err(Error::new(
@@ -129,12 +154,21 @@ impl Binder<'_> {
                         ),
                     ));
                 }
-                let names = out
+                let names: Vec<String> = out
                     .iter()
                     .enumerate()
                     .map(|(k, c)| cte.columns.get(k).cloned().unwrap_or(c.name.clone()))
                     .collect();
-                (plan, names)
+                let recursive = matches!(plan, Plan::RecursiveUnion { .. });
+                if correlated || recursive {
+                    (plan, names)
+                } else {
+                    let id = self.new_subquery_id();
+                    let types: Vec<DataType> = out.iter().map(|c| c.data_type.clone()).collect();
+                    let cols = types.iter().map(|t| (self.new_col(), t.clone())).collect();
+                    self.ctes[i].materialized = Some((id, plan, names.clone(), types));
+                    (Plan::WorkTable { id, cols }, names)
+                }
             }
         };
         for (k, ((id, ty), name)) in plan.output().into_iter().zip(names).enumerate() {

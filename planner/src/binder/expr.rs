@@ -655,6 +655,9 @@ impl Binder<'_> {
                 (args, distinct, star)
             }
         };
+        if name == "grouping" {
+            return self.bind_grouping_call(&args);
+        }
         if scalar::is_aggregate(&name) {
             return self.bind_aggregate(
                 &name,
@@ -759,6 +762,7 @@ impl Binder<'_> {
         let _ = context;
         // Arguments are evaluated per input row: no nested aggregates.
         let saved = self.scope().aggs_allowed.take();
+        let saved_call = self.scope().inside_call.replace("aggregate");
         let bound = args
             .iter()
             .map(|a| self.bind_expr(a))
@@ -781,6 +785,7 @@ impl Binder<'_> {
             })
             .collect::<Result<Vec<_>>>();
         self.scope().aggs_allowed = saved;
+        self.scope().inside_call = saved_call;
         let bound = bound?;
         let filter = filter?;
         let order = order?;

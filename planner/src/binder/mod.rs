@@ -13,17 +13,22 @@
 //! column becomes the integer 42, and bad input fails at bind time like PostgreSQL's parse
 //! analysis), a parameter gets its inferred type, anything else gets an implicit cast node.
 //!
-//! Files: `expr.rs` (expressions), `query.rs` (SELECT, set operations, ORDER BY, GROUP BY),
-//! `dml.rs` (INSERT/UPDATE/DELETE), `ddl.rs` (CREATE/DROP TABLE/INDEX).
+//! Files: `expr.rs` (expressions), `query.rs` (SELECT, joins, set operations, ORDER BY,
+//! GROUP BY, DISTINCT ON), `cte.rs` (WITH / WITH RECURSIVE), `view.rs` (views),
+//! `window.rs` (window calls), `grouping_sets.rs` (ROLLUP/CUBE/GROUPING SETS, grouping()),
+//! `quantified.rs` (ANY/ALL subqueries), `dml.rs` (INSERT/UPDATE/DELETE), `ddl.rs`
+//! (CREATE/DROP TABLE/INDEX).
 
 mod cte;
 mod ddl;
 mod dml;
 mod expr;
+mod grouping_sets;
 mod locking;
 mod quantified;
 mod query;
 mod session_fns;
+pub mod view;
 mod window;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -102,6 +107,11 @@ pub(crate) struct Scope {
     pub named_windows: Vec<(String, ast::WindowSpec)>,
     /// The clause being bound where that matters to an error message ("WHERE").
     pub clause: Option<&'static str>,
+    /// `grouping(…)` calls: the column each is read from, and its arguments.
+    pub groupings: Vec<(ColumnId, Vec<crate::plan::Expr>)>,
+    /// Binding the arguments of a window call ("window") or of an aggregate ("aggregate"):
+    /// a window call there is an error.
+    pub inside_call: Option<&'static str>,
 }
 
 pub struct Binder<'a> {
@@ -219,18 +229,26 @@ impl<'a> Binder<'a> {
             ast::Statement::Delete(d) => Ok(Bound::Delete(self.bind_delete(d)?)),
             ast::Statement::CreateTable(c) => self.bind_create_table(c),
             ast::Statement::CreateIndex(c) => self.bind_create_index(c),
+            ast::Statement::CreateView(c) => self.bind_create_view(c),
             ast::Statement::Drop {
                 object_type,
                 if_exists,
-                names,
+                names: obj_names,
                 ..
             } => {
-                let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
+                let names = obj_names
+                    .iter()
+                    .map(object_name)
+                    .collect::<Result<Vec<_>>>()?;
                 match object_type {
-                    ast::ObjectType::Table => Ok(Bound::DropTable {
-                        names,
-                        if_exists: *if_exists,
-                    }),
+                    ast::ObjectType::Table | ast::ObjectType::View => {
+                        let view = matches!(object_type, ast::ObjectType::View);
+                        self.check_drop_kind(obj_names, view)?;
+                        Ok(Bound::DropTable {
+                            names,
+                            if_exists: *if_exists,
+                        })
+                    }
                     ast::ObjectType::Index => Ok(Bound::DropIndex {
                         names,
                         if_exists: *if_exists,
@@ -244,6 +262,18 @@ impl<'a> Binder<'a> {
 
     /// Looks up a table by (possibly schema-qualified) name: 42P01 if missing.
     pub(crate) fn table(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
+        let def = self.relation(name)?;
+        if view::view_sql(&def).is_some() {
+            return Err(Error::new(
+                ErrorKind::WrongObjectType,
+                format!("\"{}\" is a view", def.name),
+            ));
+        }
+        Ok(def)
+    }
+
+    /// Like `table`, but a view is fine too (FROM items; see `view.rs`).
+    pub(crate) fn relation(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
         use sqlparser::ast::Spanned;
         self.table_inner(name)
             .map_err(|e| self.at(e, name.span().start))

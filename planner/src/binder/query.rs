@@ -3,8 +3,16 @@
 //!
 //! A SELECT becomes, bottom up: the FROM items joined (cross products; the optimizer turns
 //! WHERE equalities into join conditions), Filter(WHERE), Aggregate (when there are
-//! aggregates or GROUP BY), Filter(HAVING), Project(SELECT list + hidden ORDER BY
-//! expressions), Distinct, Sort, and a Project dropping the hidden columns.
+//! aggregates or GROUP BY; a UNION ALL of Aggregates for grouping sets), Filter(HAVING),
+//! Window (window calls), Project(SELECT list + hidden ORDER BY / DISTINCT ON
+//! expressions), Distinct — or, for DISTINCT ON, row_number() over the ON expressions kept
+//! where it is 1 — Sort, and a Project dropping the hidden columns.
+//!
+//! JOIN … USING / NATURAL adds one merged column per name in front of the join's columns
+//! (what `SELECT *` shows first, as PostgreSQL does): the left copy for INNER/LEFT, the
+//! right one for RIGHT, COALESCE(left, right) for FULL; both original copies stay
+//! reachable qualified. A LATERAL derived table binds with the FROM items to its left
+//! visible as outer references; the join then runs it once per left row.
 
 use super::{ident, object_name, unsupported, Binder, OutputColumn, Scope, ScopeColumn};
 use crate::error::{Error, ErrorKind, Result};
@@ -12,6 +20,9 @@ use crate::plan::{Access, ColumnId, Expr, JoinKind, Plan, SetOpKind, SortKey};
 use crate::scalar::{self, CastContext};
 use sledgres_storage::DataType;
 use sqlparser::ast;
+
+/// The left and right copies of one JOIN … USING column.
+type UsingPair = (ScopeColumn, ScopeColumn);
 
 /// What `bind_subquery_plan` returns: the plan, its columns and its outer references.
 pub(crate) type BoundSubquery = (Plan, Vec<OutputColumn>, Vec<ColumnId>);
@@ -23,8 +34,20 @@ impl Binder<'_> {
         };
         let before = self.push_with(with)?;
         let r = self.bind_query_body(q);
-        self.ctes.truncate(before);
-        r
+        let declared = self.ctes.split_off(before);
+        let (mut plan, cols) = r?;
+        // Materialised CTEs are computed before the query, in declaration order (a later
+        // CTE's plan may read an earlier one's work table).
+        for c in declared.into_iter().rev() {
+            if let Some((id, cte, _, _)) = c.materialized {
+                plan = Plan::WithCte {
+                    id,
+                    cte: Box::new(cte),
+                    input: Box::new(plan),
+                };
+            }
+        }
+        Ok((plan, cols))
     }
 
     pub(crate) fn cast_plan_pub(&mut self, plan: Plan, types: &[DataType]) -> Result<Plan> {
@@ -482,18 +505,15 @@ impl Binder<'_> {
         self.scope().aggs_allowed = None;
 
         // GROUP BY
-        let mut group = vec![];
-        match &s.group_by {
+        let (group, sets) = match &s.group_by {
             ast::GroupByExpr::Expressions(list, mods) => {
                 if !mods.is_empty() {
                     return Err(unsupported("GROUP BY modifiers"));
                 }
-                for g in list {
-                    group.push(self.bind_group_item(g, &exprs, &names)?);
-                }
+                self.bind_group_by(list, &exprs, &names)?
             }
             ast::GroupByExpr::All(_) => return Err(unsupported("GROUP BY ALL")),
-        }
+        };
         // HAVING
         self.scope().aggs_allowed = Some("HAVING");
         let having = match &s.having {
@@ -609,12 +629,37 @@ impl Binder<'_> {
                 }
             }
             self.scope().windows = windows;
-            plan = Plan::Aggregate {
-                input: Box::new(plan),
-                group,
-                group_cols,
-                aggs,
-                agg_cols,
+            let groupings = std::mem::take(&mut self.scope().groupings);
+            plan = match &sets {
+                Some(sets) => self.grouping_sets_plan(
+                    plan,
+                    &group,
+                    &group_cols,
+                    &aggs,
+                    &agg_cols,
+                    sets,
+                    &groupings,
+                )?,
+                None if !groupings.is_empty() => {
+                    // grouping() without grouping sets: every argument is grouped.
+                    let sets = vec![(0..group.len()).collect::<Vec<_>>()];
+                    self.grouping_sets_plan(
+                        plan,
+                        &group,
+                        &group_cols,
+                        &aggs,
+                        &agg_cols,
+                        &sets,
+                        &groupings,
+                    )?
+                }
+                None => Plan::Aggregate {
+                    input: Box::new(plan),
+                    group,
+                    group_cols,
+                    aggs,
+                    agg_cols,
+                },
             };
         }
         if let Some(h) = having {
@@ -705,7 +750,12 @@ impl Binder<'_> {
 
     /// A GROUP BY item: an ordinal or output alias refers to the SELECT list, anything
     /// else is an expression over the input (input column names win over aliases).
-    fn bind_group_item(&mut self, g: &ast::Expr, exprs: &[Expr], names: &[String]) -> Result<Expr> {
+    pub(crate) fn bind_group_item(
+        &mut self,
+        g: &ast::Expr,
+        exprs: &[Expr],
+        names: &[String],
+    ) -> Result<Expr> {
         if let ast::Expr::Value(v) = g {
             if let ast::Value::Number(n, _) = &v.value {
                 let i: i64 = n.parse().unwrap_or(0);
@@ -882,7 +932,7 @@ impl Binder<'_> {
         start: usize,
         mid: usize,
         names: &[String],
-    ) -> Result<(Vec<Expr>, Vec<(ScopeColumn, ScopeColumn)>)> {
+    ) -> Result<(Vec<Expr>, Vec<UsingPair>)> {
         let mut on = vec![];
         let mut merged = vec![];
         for name in names {
@@ -941,7 +991,7 @@ impl Binder<'_> {
                         .unwrap_or_default();
                     return self.bind_cte_ref(i, qual, &renames);
                 }
-                let table = self.table(name)?;
+                let table = self.relation(name)?;
                 let qual = match alias {
                     Some(a) => ident(&a.name),
                     None => object_name(name)?,
@@ -950,6 +1000,10 @@ impl Binder<'_> {
                     .as_ref()
                     .map(|a| a.columns.iter().map(|c| ident(&c.name)).collect())
                     .unwrap_or_default();
+                if let Some(sql) = super::view::view_sql(&table) {
+                    let sql = sql.to_string();
+                    return self.bind_view_ref(&table, &sql, qual, &renames);
+                }
                 let mut cols = vec![];
                 for (i, c) in table.columns.iter().enumerate() {
                     let id = self.new_col();
@@ -1004,10 +1058,27 @@ impl Binder<'_> {
                 table_with_joins,
                 alias,
             } => {
-                if alias.is_some() {
-                    return Err(unsupported("aliased joins"));
+                let start = self.scope().cols.len();
+                let plan = self.bind_table_with_joins(table_with_joins)?;
+                // `(a JOIN b …) AS j (c1, …)`: the join's visible columns are known only as
+                // j's (renamed in order); the names inside are no longer reachable.
+                if let Some(a) = alias {
+                    let qual = ident(&a.name);
+                    let renames: Vec<String> = a.columns.iter().map(|c| ident(&c.name)).collect();
+                    let mut k = 0;
+                    for c in self.scope().cols[start..].iter_mut() {
+                        if c.hidden {
+                            c.table = None;
+                            continue;
+                        }
+                        c.table = Some(qual.clone());
+                        if let Some(n) = renames.get(k) {
+                            c.name = n.clone();
+                        }
+                        k += 1;
+                    }
                 }
-                self.bind_table_with_joins(table_with_joins)
+                Ok(plan)
             }
             _ => Err(unsupported("this FROM item")),
         }

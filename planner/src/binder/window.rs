@@ -20,6 +20,21 @@ impl Binder<'_> {
         f: &ast::Function,
         over: &ast::WindowType,
     ) -> Result<Expr> {
+        match self.scope().inside_call {
+            Some("window") => {
+                return Err(Error::new(
+                    ErrorKind::GroupingError,
+                    "window function calls cannot be nested",
+                ))
+            }
+            Some(_) => {
+                return Err(Error::new(
+                    ErrorKind::GroupingError,
+                    "aggregate function calls cannot contain window function calls",
+                ))
+            }
+            None => {}
+        }
         if self.scope().aggs_allowed.is_none() {
             return Err(Error::new(
                 ErrorKind::GroupingError,
@@ -63,10 +78,13 @@ impl Binder<'_> {
                 "DISTINCT is not implemented for window functions",
             ));
         }
+        self.scope().inside_call = Some("window");
         let bound = args
             .iter()
             .map(|a| self.bind_expr(a))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>();
+        self.scope().inside_call = None;
+        let bound = bound?;
         let n = bound.len();
         let arity = |ok: bool| -> Result<()> {
             if ok {
@@ -207,9 +225,9 @@ impl Binder<'_> {
                         "GROUPS mode requires an ORDER BY clause",
                     ));
                 }
-                let start = self.frame_bound(&fr.start_bound, mode)?;
+                let start = self.frame_bound(&fr.start_bound, mode, &order)?;
                 let end = match &fr.end_bound {
-                    Some(b) => self.frame_bound(b, mode)?,
+                    Some(b) => self.frame_bound(b, mode, &order)?,
                     None => FrameBound::CurrentRow,
                 };
                 if matches!(start, FrameBound::UnboundedFollowing) {
@@ -250,20 +268,62 @@ impl Binder<'_> {
             .collect()
     }
 
-    fn frame_bound(&mut self, b: &ast::WindowFrameBound, mode: FrameMode) -> Result<FrameBound> {
-        let offset = |this: &mut Self, e: &ast::Expr| -> Result<Expr> {
-            if mode == FrameMode::Range {
-                return Err(unsupported("RANGE with offset PRECEDING/FOLLOWING"));
-            }
+    /// A frame bound. ROWS/GROUPS offsets are bigint constants; a RANGE offset becomes the
+    /// bound's value for the current row (`key - offset` for PRECEDING in ascending order,
+    /// and so on), evaluated per row by the executor.
+    fn frame_bound(
+        &mut self,
+        b: &ast::WindowFrameBound,
+        mode: FrameMode,
+        order: &[SortKey],
+    ) -> Result<FrameBound> {
+        let offset = |this: &mut Self, e: &ast::Expr, preceding: bool| -> Result<Expr> {
             let v = this.bind_expr(e)?;
-            this.coerce_ctx(v, &DataType::Int8, CastContext::Implicit)
+            if mode != FrameMode::Range {
+                return this.coerce_ctx(v, &DataType::Int8, CastContext::Implicit);
+            }
+            let [key] = order else {
+                return Err(Error::new(
+                    ErrorKind::SyntaxError,
+                    "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column",
+                ));
+            };
+            let kty = key.expr.ty_or_text();
+            if !matches!(
+                kty,
+                DataType::Int2
+                    | DataType::Int4
+                    | DataType::Int8
+                    | DataType::Numeric { .. }
+                    | DataType::Float4
+                    | DataType::Float8
+            ) {
+                return Err(Error::new(
+                    ErrorKind::FeatureNotSupported,
+                    format!(
+                        "RANGE with offset PRECEDING/FOLLOWING is not supported for column type {}",
+                        kty.pg_name()
+                    ),
+                ));
+            }
+            let op = if preceding != key.desc {
+                scalar::BinaryOp::Subtract
+            } else {
+                scalar::BinaryOp::Add
+            };
+            let e = this.call_binary(op, key.expr.clone(), v)?;
+            this.coerce_ctx(e, &kty, CastContext::Assignment)
         };
         Ok(match b {
             ast::WindowFrameBound::CurrentRow => FrameBound::CurrentRow,
             ast::WindowFrameBound::Preceding(None) => FrameBound::UnboundedPreceding,
             ast::WindowFrameBound::Following(None) => FrameBound::UnboundedFollowing,
-            ast::WindowFrameBound::Preceding(Some(e)) => FrameBound::Preceding(offset(self, e)?),
-            ast::WindowFrameBound::Following(Some(e)) => FrameBound::Following(offset(self, e)?),
+            ast::WindowFrameBound::Preceding(Some(e)) => {
+                FrameBound::Preceding(offset(self, e, true)?)
+            }
+            ast::WindowFrameBound::Following(Some(e)) => {
+                FrameBound::Following(offset(self, e, false)?)
+            }
         })
     }
 

@@ -117,7 +117,8 @@ impl HashJoinOp {
             .map(|(i, (k, v))| (k, (i, Arc::new(v))))
             .collect();
         let full = (*kind == JoinKind::Full).then(|| {
-            let mut buckets = vec![Arc::new(vec![]); table.len()];
+            let mut buckets: Vec<Arc<Vec<Row>>> =
+                (0..table.len()).map(|_| Arc::new(vec![])).collect();
             for (i, b) in table.values() {
                 buckets[*i] = b.clone();
             }

@@ -12,6 +12,12 @@
 //! and the right sides of INTERSECT/EXCEPT hold their input in memory for now (spilling to
 //! disk comes with a later issue). Long loops check the cancel flag every
 //! [`CANCEL_CHECK_INTERVAL`] rows.
+//!
+//! FULL joins (hash or nested loop) flag the right rows that matched and emit the others
+//! NULL-padded once the left input ends. A join whose right plan reads the left side's
+//! columns (LATERAL) becomes an index-nested-loop-style [`PhysPlan::LookupJoin`]: the right
+//! plan is opened per left row with that row as its outer row. `recursive.rs` runs WITH
+//! RECURSIVE (work tables in [`ExecCtx::worktables`]), `window.rs` window functions.
 
 pub mod dml;
 pub mod expr;
@@ -210,6 +216,11 @@ pub enum PhysPlan {
         input: Arc<PhysPlan>,
         calls: Arc<Vec<window::PWindow>>,
     },
+    WithCte {
+        id: usize,
+        cte: Arc<PhysPlan>,
+        input: Arc<PhysPlan>,
+    },
 }
 
 /// Compiles a logical plan; `outer` are the layouts of the enclosing queries' rows.
@@ -381,16 +392,20 @@ fn compile_plan_inner(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> 
             recursive: Arc::new(compile_plan(recursive, outer)?),
         },
         Plan::WorkTable { id, .. } => PhysPlan::WorkTable { id: *id },
+        Plan::WithCte { id, cte, input } => PhysPlan::WithCte {
+            id: *id,
+            cte: Arc::new(compile_plan(cte, outer)?),
+            input: Arc::new(compile_plan(input, outer)?),
+        },
         Plan::Window { input, calls, .. } => {
             use crate::plan::window::{FrameBound, WinFunc};
             let l = layout_of(input);
-            let konst = Layout::new(vec![], outer);
             let bound = |b: &FrameBound| -> Result<window::PBound> {
                 Ok(match b {
                     FrameBound::UnboundedPreceding => window::PBound::UnboundedPreceding,
-                    FrameBound::Preceding(e) => window::PBound::Preceding(compile(e, &konst)?),
+                    FrameBound::Preceding(e) => window::PBound::Preceding(compile(e, &l)?),
                     FrameBound::CurrentRow => window::PBound::CurrentRow,
-                    FrameBound::Following(e) => window::PBound::Following(compile(e, &konst)?),
+                    FrameBound::Following(e) => window::PBound::Following(compile(e, &l)?),
                     FrameBound::UnboundedFollowing => window::PBound::UnboundedFollowing,
                 })
             };
@@ -602,6 +617,18 @@ pub fn open(plan: &Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
         )?),
         PhysPlan::Window { input, calls } => {
             Box::new(window::window(open(input, ctx)?, calls, ctx)?)
+        }
+        PhysPlan::WithCte { id, cte, input } => {
+            let mut rows = vec![];
+            let mut c = open(cte, ctx)?;
+            while let Some(r) = c.next()? {
+                if rows.len().is_multiple_of(CANCEL_CHECK_INTERVAL) {
+                    ctx.check_cancel()?;
+                }
+                rows.push(r);
+            }
+            ctx.worktables.lock().insert(*id, Arc::new(rows));
+            open(input, ctx)?
         }
         PhysPlan::WorkTable { id } => {
             let rows = ctx.worktables.lock().get(id).cloned().unwrap_or_default();

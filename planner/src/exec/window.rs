@@ -147,8 +147,20 @@ fn compute(call: &PWindow, rows: &[Row], ctx: &Arc<ExecCtx>) -> Result<(Vec<Valu
     let pdirs: Vec<(bool, bool)> = vec![(false, false); pexprs.len()];
     let odirs: Vec<(bool, bool)> = call.order.iter().map(|(_, d, n)| (*d, *n)).collect();
     keyed.sort_by(|a, b| cmp_keys(&a.0, &b.0, &pdirs).then_with(|| cmp_keys(&a.1, &b.1, &odirs)));
-    let start = resolve(&call.start, ctx, "starting")?;
-    let end = resolve(&call.end, ctx, "ending")?;
+    // RANGE offsets are per-row values (see `partition_values`), not constants.
+    let per_row = |b: &PBound| {
+        call.mode == FrameMode::Range && matches!(b, PBound::Preceding(_) | PBound::Following(_))
+    };
+    let start = if per_row(&call.start) {
+        Bound::UnboundedPreceding
+    } else {
+        resolve(&call.start, ctx, "starting")?
+    };
+    let end = if per_row(&call.end) {
+        Bound::UnboundedFollowing
+    } else {
+        resolve(&call.end, ctx, "ending")?
+    };
     let mut out = vec![Value::Null; rows.len()];
     let mut p0 = 0;
     while p0 < keyed.len() {
@@ -238,6 +250,41 @@ fn partition_values(
             None => Ok(Value::Null),
         }
     };
+    // A row's frame; RANGE offset bounds are found by binary search on the sorted keys
+    // (rows before the bound value compare Less; NULL keys sort where ORDER BY puts them).
+    let (desc, nulls_first) = call.order.first().map_or((false, false), |o| (o.1, o.2));
+    let range_pos = |i: usize, b: &PBound, is_start: bool| -> Result<Option<usize>> {
+        let (PBound::Preceding(e) | PBound::Following(e)) = b else {
+            return Ok(None);
+        };
+        if call.mode != FrameMode::Range {
+            return Ok(None);
+        }
+        let key = &part[i].1[0];
+        if key.is_null() {
+            // A NULL key's frame is its peers (the other NULLs).
+            let g = bounds[group[i]];
+            return Ok(Some(if is_start { g.0 } else { g.1 }));
+        }
+        let v = e.eval(row(i), ctx)?;
+        Ok(Some(if is_start {
+            part.partition_point(|p| compare_key(&p.1[0], &v, desc, nulls_first) == Ordering::Less)
+        } else {
+            part.partition_point(|p| {
+                compare_key(&p.1[0], &v, desc, nulls_first) != Ordering::Greater
+            })
+        }))
+    };
+    let fr = |i: usize| -> Result<(usize, usize)> {
+        let (mut s, mut e) = frame(call.mode, start, end, i, n, group, bounds);
+        if let Some(p) = range_pos(i, &call.start, true)? {
+            s = p;
+        }
+        if let Some(p) = range_pos(i, &call.end, false)? {
+            e = p;
+        }
+        Ok((s, e.max(s)))
+    };
     let mut out = Vec::with_capacity(n);
     match &call.func {
         WinFunc::RowNumber => out.extend((0..n).map(|i| Value::Int8(i as i64 + 1))),
@@ -305,7 +352,7 @@ fn partition_values(
         }
         WinFunc::FirstValue | WinFunc::LastValue | WinFunc::NthValue => {
             for i in 0..n {
-                let (s, e) = frame(call.mode, start, end, i, n, group, bounds);
+                let (s, e) = fr(i)?;
                 let pos = match call.func {
                     WinFunc::FirstValue => (s < e).then_some(s),
                     WinFunc::LastValue => (s < e).then(|| e - 1),
@@ -346,11 +393,11 @@ fn partition_values(
                     .collect::<Result<Row>>()?;
                 acc.update(&a)
             };
-            if matches!(start, Bound::UnboundedPreceding) {
+            if matches!(call.start, PBound::UnboundedPreceding) {
                 let mut acc = (func.new_accumulator)();
                 let mut fed = 0;
                 for i in 0..n {
-                    let (_, e) = frame(call.mode, start, end, i, n, group, bounds);
+                    let (_, e) = fr(i)?;
                     while fed < e {
                         feed(&mut acc, fed)?;
                         fed += 1;
@@ -362,7 +409,7 @@ fn partition_values(
                     if i % CANCEL_CHECK_INTERVAL == 0 {
                         ctx.check_cancel()?;
                     }
-                    let (s, e) = frame(call.mode, start, end, i, n, group, bounds);
+                    let (s, e) = fr(i)?;
                     let mut acc = (func.new_accumulator)();
                     for k in s..e {
                         feed(&mut acc, k)?;

@@ -163,6 +163,10 @@ pub fn for_each_expr_mut(
             for_each_expr_mut(right, f)?;
         }
         Plan::WorkTable { .. } => {}
+        Plan::WithCte { cte, input, .. } => {
+            for_each_expr_mut(cte, f)?;
+            for_each_expr_mut(input, f)?;
+        }
         Plan::Window { input, calls, .. } => {
             for c in calls {
                 for e in c.exprs_mut() {
@@ -186,6 +190,11 @@ pub fn map_inputs(plan: Plan, f: &mut dyn FnMut(Plan) -> Result<Plan>) -> Result
             input: b(input, f)?,
             calls,
             cols,
+        },
+        Plan::WithCte { id, cte, input } => Plan::WithCte {
+            id,
+            cte: b(cte, f)?,
+            input: b(input, f)?,
         },
         Plan::RecursiveUnion {
             id,
@@ -274,6 +283,10 @@ pub fn for_each_child(plan: &Plan, f: &mut dyn FnMut(&Plan)) {
         } => {
             f(anchor);
             f(recursive);
+        }
+        Plan::WithCte { cte, input, .. } => {
+            f(cte);
+            f(input);
         }
         Plan::Filter { input, .. }
         | Plan::Project { input, .. }

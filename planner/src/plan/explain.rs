@@ -226,6 +226,11 @@ fn node(plan: &Plan, depth: usize, names: &HashMap<ColumnId, String>, out: &mut 
             node(recursive, depth + 1, names, out);
         }
         Plan::WorkTable { .. } => line(depth, "WorkTable Scan".into(), out),
+        Plan::WithCte { cte, input, .. } => {
+            line(depth, "CTE".into(), out);
+            node(cte, depth + 1, names, out);
+            node(input, depth + 1, names, out);
+        }
         Plan::Window { input, .. } => {
             line(depth, "WindowAgg".into(), out);
             node(input, depth + 1, names, out);

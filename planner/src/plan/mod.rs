@@ -131,7 +131,15 @@ pub enum Plan {
         calls: Vec<window::WindowCall>,
         cols: Vec<ColumnId>,
     },
-    /// The previous round's rows of the enclosing RecursiveUnion `id`.
+    /// Computes `cte` once, as work table `id`, then runs `input` (whose WorkTable scans
+    /// with that id read it): a CTE referenced in a query, materialised once per execution.
+    WithCte {
+        id: usize,
+        cte: Box<Plan>,
+        input: Box<Plan>,
+    },
+    /// The rows of work table `id`: the previous round of the enclosing RecursiveUnion, or
+    /// a materialised CTE (WithCte).
     WorkTable {
         id: usize,
         cols: Vec<(ColumnId, DataType)>,
@@ -160,6 +168,7 @@ impl Plan {
                 .zip(exprs)
                 .map(|(id, e)| (*id, e.ty_or_text()))
                 .collect(),
+            Plan::WithCte { input, .. } => input.output(),
             Plan::Window { input, calls, cols } => {
                 let mut v = input.output();
                 v.extend(cols.iter().zip(calls).map(|(id, c)| (*id, c.ty.clone())));

@@ -61,7 +61,8 @@ pub enum FrameMode {
     Groups,
 }
 
-/// One end of a frame; offsets are row-independent expressions (bigint).
+/// One end of a frame. For ROWS and GROUPS the expression is a row-independent offset
+/// (bigint); for RANGE it is the bound's value computed from the current row's ORDER BY key.
 #[derive(Clone, Debug)]
 pub enum FrameBound {
     UnboundedPreceding,

@@ -128,7 +128,7 @@ pub fn parse(script: &str) -> Vec<Record> {
         i += 1;
         let kind = match header.first().copied() {
             Some("statement") => {
-                let (sql, next) = collect_until(&lines, i, |l| is_blank(l));
+                let (sql, next) = collect_until(&lines, i, is_blank);
                 i = next;
                 match header.get(1).copied() {
                     Some("ok") => RecordKind::Statement {
