@@ -1,7 +1,8 @@
 //! One client connection, from the first byte to the last.
 //!
-//! The task owns pgwire's framed socket (`Framed<TcpStream, PgWireMessageServerCodec>`): pgwire
-//! decodes frontend messages and encodes backend ones, and this module decides what happens.
+//! The task owns the framed socket (`Framed<TcpStream, ServerCodec>`, pgwire's codec behind a
+//! length guard, see `codec.rs`): pgwire decodes frontend messages and encodes backend ones,
+//! and this module decides what happens.
 //! We drive the loop ourselves rather than through `pgwire::tokio::process_socket` so that the
 //! protocol semantics (see `handler.rs`), shutdown and cleanup are in one place:
 //!
@@ -19,18 +20,20 @@
 //! ends, the session is closed, rolling back any open transaction.
 
 use crate::cancel::CancelRegistry;
+use crate::codec::ServerCodec;
 use crate::error::{code, SqlError};
 use crate::handler::{error_message, ready, Handler};
 use crate::session_state::SessionHandle;
 use futures::{SinkExt, StreamExt};
-use pgwire::api::auth::protocol_negotiation;
-use pgwire::api::{ClientInfo, DefaultClient, PgWireConnectionState};
+use pgwire::api::{DefaultClient, PgWireConnectionState};
 use pgwire::error::PgWireError;
 use pgwire::messages::response::{GssEncResponse, SslResponse, TransactionStatus};
-use pgwire::messages::startup::{Authentication, BackendKeyData, ParameterStatus, Startup};
+use pgwire::messages::startup::{
+    Authentication, BackendKeyData, NegotiateProtocolVersion, ParameterStatus, Startup,
+};
+use pgwire::messages::ProtocolVersion;
 use pgwire::messages::SslNegotiationMetaMessage as SslNeg;
 use pgwire::messages::{PgWireBackendMessage as Msg, PgWireFrontendMessage as Frontend};
-use pgwire::tokio::server::PgWireMessageServerCodec;
 use sledgres_planner::{Database, SessionParams};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,9 +41,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::codec::Framed;
 
-/// The framed client socket. The codec's type parameter is pgwire's statement store type,
-/// which we do not use (statements live in the session state).
-pub type Socket = Framed<TcpStream, PgWireMessageServerCodec<()>>;
+/// The framed client socket.
+pub type Socket = Framed<TcpStream, ServerCodec>;
 
 /// A client must finish startup within this time.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -59,10 +61,7 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Rec
         Err(_) => return,
     };
     let _ = tcp.set_nodelay(true);
-    let mut socket: Socket = Framed::new(
-        tcp,
-        PgWireMessageServerCodec::new(DefaultClient::new(addr, false)),
-    );
+    let mut socket: Socket = Framed::new(tcp, ServerCodec::new(DefaultClient::new(addr, false)));
 
     let startup = tokio::select! {
         r = tokio::time::timeout(STARTUP_TIMEOUT, negotiate(&mut socket, &shared)) => r.ok().flatten(),
@@ -133,7 +132,8 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Rec
 fn decode_error(e: &PgWireError) -> SqlError {
     let message = match e {
         PgWireError::InvalidMessageType(t) => format!("invalid frontend message type {t}"),
-        PgWireError::MessageTooLarge(..) => "invalid message length".to_string(),
+        PgWireError::MessageTooLarge(..) => crate::codec::INVALID_LENGTH.to_string(),
+        PgWireError::IoError(io) if io.kind() == std::io::ErrorKind::InvalidData => io.to_string(),
         other => format!("invalid message format: {other}"),
     };
     SqlError::fatal(code::PROTOCOL_VIOLATION, message)
@@ -180,7 +180,9 @@ async fn negotiate(socket: &mut Socket, shared: &Shared) -> Option<Startup> {
             }
             // Neither request: the next packet is a StartupMessage or CancelRequest.
             Ok(Frontend::SslNegotiation(SslNeg::None)) => {
-                socket.set_state(PgWireConnectionState::AwaitingStartup);
+                socket
+                    .codec_mut()
+                    .set_state(PgWireConnectionState::AwaitingStartup);
             }
             Ok(Frontend::CancelRequest(c)) => {
                 let done = shared.cancel.cancel(c.pid, &c.secret_key);
@@ -263,21 +265,48 @@ pub fn session_params(startup: &Startup, backend_pid: i32) -> Result<SessionPara
     })
 }
 
+/// Accepts protocol 3.x: a minor version we do not know is answered with
+/// NegotiateProtocolVersion naming the newest we speak, as PostgreSQL does; another major
+/// version is refused with PostgreSQL's message.
+async fn negotiate_protocol_version(
+    socket: &mut Socket,
+    startup: &Startup,
+) -> Result<(), SqlError> {
+    let (major, minor) = (startup.protocol_number_major, startup.protocol_number_minor);
+    if let Some(version) = ProtocolVersion::from_version_number(major, minor) {
+        socket.codec_mut().set_protocol_version(version);
+        return Ok(());
+    }
+    let newest = ProtocolVersion::default();
+    if newest.version_number().0 != major {
+        return Err(SqlError::fatal(
+            code::FEATURE_NOT_SUPPORTED,
+            format!(
+                "unsupported frontend protocol {major}.{minor}: server supports 3.0 to 3.{}",
+                newest.version_number().1
+            ),
+        ));
+    }
+    let answer = NegotiateProtocolVersion::new(newest.into(), vec![]);
+    socket
+        .send(Msg::NegotiateProtocolVersion(answer))
+        .await
+        .map_err(|e| SqlError::fatal(code::PROTOCOL_VIOLATION, e.to_string()))?;
+    socket.codec_mut().set_protocol_version(newest);
+    Ok(())
+}
+
 /// Phase 2: opens the session and sends the startup replies.
 async fn start_session(
     socket: &mut Socket,
     shared: &Arc<Shared>,
     startup: Startup,
 ) -> Option<(SessionHandle, i32)> {
-    if let Err(e) = protocol_negotiation(socket, &startup).await {
-        let _ = send_fatal(
-            socket,
-            &SqlError::fatal(code::FEATURE_NOT_SUPPORTED, e.to_string()),
-        )
-        .await;
+    if let Err(e) = negotiate_protocol_version(socket, &startup).await {
+        let _ = send_fatal(socket, &e).await;
         return None;
     }
-    let (pid, key) = shared.cancel.new_key(socket.protocol_version());
+    let (pid, key) = shared.cancel.new_key(socket.codec().protocol_version());
     let params = match session_params(&startup, pid) {
         Ok(p) => p,
         Err(e) => {
@@ -306,7 +335,7 @@ async fn start_session(
         }
     };
     shared.cancel.register(pid, &key, session.cancel_handle());
-    socket.set_pid_and_secret_key(pid, key.clone());
+    socket.codec_mut().set_pid_and_secret_key(pid, key.clone());
     let mut msgs = vec![Msg::Authentication(Authentication::Ok)];
     msgs.extend(
         initial
@@ -328,7 +357,9 @@ async fn start_session(
         return None;
     }
     // From here on the decoder reads regular (typed) frontend messages.
-    socket.set_state(PgWireConnectionState::ReadyForQuery);
+    socket
+        .codec_mut()
+        .set_state(PgWireConnectionState::ReadyForQuery);
     Some((session, pid))
 }
 

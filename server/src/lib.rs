@@ -25,6 +25,7 @@
 //! database is flushed.
 
 pub mod cancel;
+pub mod codec;
 pub mod connection;
 pub mod error;
 pub mod handler;

@@ -102,7 +102,9 @@ impl Binder<'_> {
             });
         };
         self.scopes.push(Scope::default());
-        let source = self.bind_insert_source(query, &table, &targets);
+        let mut targets = targets;
+        let implicit = i.columns.is_empty();
+        let source = self.bind_insert_source(query, &table, &mut targets, implicit);
         self.scopes.pop();
         let source = source?;
         let defaults = self.defaults(&table, &targets)?;
@@ -114,11 +116,15 @@ impl Binder<'_> {
         })
     }
 
+    /// Binds the rows to insert. Without a column list (`implicit`), a source with fewer
+    /// columns than the table fills the leading columns and the rest get their defaults, as
+    /// in PostgreSQL; `targets` is cut down to match.
     fn bind_insert_source(
         &mut self,
         query: &ast::Query,
         table: &TableDef,
-        targets: &[usize],
+        targets: &mut Vec<usize>,
+        implicit: bool,
     ) -> Result<Plan> {
         let too_many = || {
             Error::new(
@@ -137,6 +143,16 @@ impl Binder<'_> {
         if let (ast::SetExpr::Values(v), None, None) =
             (&*query.body, &query.order_by, &query.limit_clause)
         {
+            let width = v.rows.first().map_or(0, |r| r.content.len());
+            if v.rows.iter().any(|r| r.content.len() != width) {
+                return Err(Error::new(
+                    ErrorKind::SyntaxError,
+                    "VALUES lists must all be the same length",
+                ));
+            }
+            if implicit && width < targets.len() {
+                targets.truncate(width);
+            }
             let mut rows = vec![];
             for r in &v.rows {
                 if r.content.len() > targets.len() {
@@ -146,7 +162,7 @@ impl Binder<'_> {
                     return Err(too_few());
                 }
                 let mut row = vec![];
-                for (e, &pos) in r.content.iter().zip(targets) {
+                for (e, &pos) in r.content.iter().zip(targets.iter()) {
                     let col = &table.columns[pos];
                     let b = if is_default_keyword(e) {
                         self.default_expr(table, pos)?
@@ -164,6 +180,9 @@ impl Binder<'_> {
             return Ok(Plan::Values { cols, rows });
         }
         let (plan, out) = self.bind_query(query)?;
+        if implicit && out.len() < targets.len() {
+            targets.truncate(out.len());
+        }
         if out.len() > targets.len() {
             return Err(too_many());
         }
@@ -172,7 +191,7 @@ impl Binder<'_> {
         }
         let mut exprs = vec![];
         let mut cols = vec![];
-        for ((id, ty), &pos) in plan.output().into_iter().zip(targets) {
+        for ((id, ty), &pos) in plan.output().into_iter().zip(targets.iter()) {
             let col = &table.columns[pos];
             exprs.push(self.coerce_assign(Expr::Column(id, ty), &col.data_type, &col.name)?);
             cols.push(self.new_col());

@@ -59,6 +59,9 @@ impl Binder<'_> {
                             return number_literal(&format!("-{n}"));
                         }
                     }
+                    if let Some(rewritten) = minus_into_power(expr) {
+                        return self.bind_expr(&rewritten);
+                    }
                     self.bind_unary(UnaryOp::Minus, expr)
                 }
                 ast::UnaryOperator::Plus => self.bind_unary(UnaryOp::Plus, expr),
@@ -697,6 +700,12 @@ impl Binder<'_> {
             .map(|a| self.bind_expr(a))
             .collect::<Result<Vec<_>>>()?;
         match name.as_str() {
+            // The argument's type, known at bind time. PostgreSQL returns `regtype`; we have
+            // no reg* types yet, so the name comes back as text (same output text).
+            "pg_typeof" if bound.len() == 1 => {
+                let name = bound[0].ty().map_or("unknown", |t| scalar::type_name(&t));
+                Ok(Expr::Literal(Value::Text(name.to_string()), DataType::Text))
+            }
             "coalesce" | "greatest" | "least" => {
                 let types: Vec<_> = bound.iter().map(|e| e.ty()).collect();
                 let ctx = name.to_uppercase();
@@ -866,4 +875,28 @@ fn arg_type(r: &scalar::Resolved, i: usize) -> Result<DataType> {
         .get(i)
         .cloned()
         .ok_or_else(|| Error::internal("resolved operator has too few argument types"))
+}
+
+/// sqlparser gives `^` a higher precedence than unary minus, reading `-2 ^ 2` as `-(2 ^ 2)`;
+/// in PostgreSQL's grammar unary minus binds tighter: `(-2) ^ 2`. For `-` applied to an
+/// unparenthesised `^` chain (left-associative), this moves the minus onto the chain's
+/// leftmost operand: `-a ^ b ^ c` becomes `((-a) ^ b) ^ c`.
+fn minus_into_power(operand: &ast::Expr) -> Option<ast::Expr> {
+    let ast::Expr::BinaryOp {
+        left,
+        op: ast::BinaryOperator::PGExp,
+        right,
+    } = operand
+    else {
+        return None;
+    };
+    let left = minus_into_power(left).unwrap_or_else(|| ast::Expr::UnaryOp {
+        op: ast::UnaryOperator::Minus,
+        expr: left.clone(),
+    });
+    Some(ast::Expr::BinaryOp {
+        left: Box::new(left),
+        op: ast::BinaryOperator::PGExp,
+        right: right.clone(),
+    })
 }

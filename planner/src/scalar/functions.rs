@@ -935,7 +935,10 @@ fn overloads(name: &str) -> Option<Vec<Overload>> {
         "length" | "char_length" | "character_length" => {
             vec![o!(&[T], I4, length), o!(&[Ty::Bpchar], I4, bpchar_length)]
         }
-        "octet_length" => vec![o!(&[T], I4, octet_length)],
+        "octet_length" => vec![
+            o!(&[T], I4, octet_length),
+            o!(&[Ty::Bpchar], I4, octet_length),
+        ],
         "lower" => vec![o!(&[T], T, lower)],
         "upper" => vec![o!(&[T], T, upper)],
         "initcap" => vec![o!(&[T], T, initcap)],

@@ -126,6 +126,11 @@ pub fn type_from_ast(ty: &sqlparser::ast::DataType) -> Result<DataType> {
     text_io::type_from_ast(ty)
 }
 
+/// The type's name without modifiers, as `format_type_be` and `pg_typeof` print it.
+pub fn type_name(ty: &DataType) -> &'static str {
+    resolve::Ty::of(ty).name()
+}
+
 /// PostgreSQL's input function: text → value of `ty`, enforcing the type modifier
 /// (22P02 invalid input syntax, 22003 out of range, 22001 too long for varchar(n)/char(n)).
 pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {

@@ -10,7 +10,7 @@
 //! - [`runner`]: runs files against a [`crate::target::Target`] and counts the outcome.
 //!
 //! Entry points: the `sqlite-slt` binary (any files, e.g. the whole corpus) and the
-//! `sqlite_select` test (select1–5 against in-process sledgres, 100 % required).
+//! `sqlite_corpus` test (the whole corpus against in-process sledgres, 100 % required).
 
 pub mod expected;
 pub mod format;
