@@ -428,6 +428,17 @@ impl Binder<'_> {
 
     /// Assignment to a column of type `ty` (INSERT/UPDATE): 42804 when no assignment cast.
     pub(crate) fn coerce_assign(&mut self, e: Expr, ty: &DataType, column: &str) -> Result<Expr> {
+        // An untyped parameter takes the column's type without its modifier (PostgreSQL
+        // infers `numeric`, not `numeric(10,2)`); the assignment cast then applies the
+        // modifier, whichever format the client sends the value in.
+        if let Expr::Param(_, None) = e {
+            let base = without_typmod(ty);
+            let param = self.coerce_ctx(e, &base, CastContext::Assignment)?;
+            if base == *ty {
+                return Ok(param);
+            }
+            return Ok(Expr::Cast(Box::new(param), ty.clone(), CastContext::Assignment));
+        }
         if let Some(from) = e.ty() {
             if from != *ty && !scalar::can_cast(&from, ty, CastContext::Assignment) {
                 return Err(Error::new(
@@ -899,4 +910,17 @@ fn minus_into_power(operand: &ast::Expr) -> Option<ast::Expr> {
         op: ast::BinaryOperator::PGExp,
         right: right.clone(),
     })
+}
+
+/// `ty` without its type modifier: the type PostgreSQL gives a parameter or expression that
+/// is assigned to a column of type `ty`.
+fn without_typmod(ty: &DataType) -> DataType {
+    match ty {
+        DataType::Numeric { .. } => DataType::Numeric {
+            precision: None,
+            scale: None,
+        },
+        DataType::Varchar(_) => DataType::Varchar(None),
+        other => other.clone(),
+    }
 }
