@@ -78,6 +78,22 @@ pub enum ErrorKind {
     ForeignKeyViolation,
     /// 23514
     CheckViolation,
+    /// 42830
+    InvalidForeignKey,
+    /// 55000
+    ObjectNotInPrerequisiteState,
+    /// 2200H
+    SequenceGeneratorLimitExceeded,
+    /// 428C9
+    GeneratedAlways,
+    /// 2BP01
+    DependentObjectsStillExist,
+    /// 42P16
+    InvalidTableDefinition,
+    /// 22P04 (COPY input that does not fit the format)
+    BadCopyFileFormat,
+    /// 22021 (bytes that are not valid UTF-8)
+    CharacterNotInRepertoire,
     /// 25P02
     InFailedTransaction,
     /// 25001
@@ -120,6 +136,8 @@ pub struct Error {
     pub hint: Option<String>,
     /// 1-based character position in the statement text.
     pub position: Option<usize>,
+    /// Where it happened (ErrorResponse's CONTEXT, e.g. `COPY t, line 3, column b: "x"`).
+    pub context: Option<String>,
 }
 
 impl Error {
@@ -130,6 +148,7 @@ impl Error {
             detail: None,
             hint: None,
             position: None,
+            context: None,
         }
     }
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -142,6 +161,10 @@ impl Error {
     }
     pub fn with_position(mut self, position: usize) -> Self {
         self.position = Some(position);
+        self
+    }
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
         self
     }
     pub fn internal(message: impl Into<String>) -> Self {
@@ -168,6 +191,7 @@ impl From<storage::Error> for Error {
                 detail,
                 hint,
                 position: None,
+                context: None,
             },
             S::Deadlock { detail } => {
                 Error::new(ErrorKind::DeadlockDetected, message).with_detail(detail)

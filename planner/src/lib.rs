@@ -6,6 +6,8 @@
 //! return; it never sees the storage crate.
 
 pub mod binder;
+pub mod catalog;
+pub mod copy;
 pub mod error;
 pub mod exec;
 pub mod notice;
@@ -28,6 +30,6 @@ pub(crate) fn grow_stack<R>(f: impl FnOnce() -> R) -> R {
 pub use notice::{Notice, Severity};
 pub use session::{
     CancelHandle, ColumnInfo, CommandTag, Cursor, Database, Prepared, QueryResult, Session,
-    SessionParams, Statement, TransactionStatus,
+    SessionParams, Statement, StatementEffect, TransactionStatus,
 };
-pub use sledgres_storage::{DataType, Numeric, Row, Value};
+pub use sledgres_storage::{DataType, Interval, Numeric, Row, Value};

@@ -29,7 +29,6 @@
 use crate::binder::{Binder, Bound};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::dml::{PInsert, PModify};
-use crate::exec::expr::{compile, Layout};
 use crate::exec::rowlock::RowLocks;
 use crate::exec::{self, BoxOp, ExecCtx, PhysPlan};
 use crate::notice::Notice;
@@ -43,7 +42,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod copy;
 mod txn;
+pub use copy::{CopyIn, CopyOut};
 use txn::{modes_from_ast, utility_action, TxnChars};
 
 /// Rows per `fetch` call when the caller asked for "all" (bounded batches keep memory flat).
@@ -53,6 +54,8 @@ const FETCH_BATCH: usize = 1000;
 #[derive(Clone)]
 pub struct Database {
     store: Store,
+    /// Table statistics from ANALYZE, in memory (`optimizer/stats.rs`).
+    stats: crate::optimizer::stats::Statistics,
 }
 
 impl Database {
@@ -60,13 +63,19 @@ impl Database {
     pub fn open(dir: &Path) -> Result<Database> {
         Ok(Database {
             store: Store::open(dir)?,
+            stats: Default::default(),
         })
     }
     /// A database in a temporary directory, for tests.
     pub fn open_temporary() -> Result<Database> {
         Ok(Database {
             store: Store::open_temporary()?,
+            stats: Default::default(),
         })
+    }
+    /// The storage underneath, for tests and diagnostics (e.g. counting stored versions).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
     /// A new session for a connection.
     pub fn session(&self, params: SessionParams) -> Result<Session> {
@@ -193,6 +202,8 @@ enum Action {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// ALTER TABLE, TRUNCATE, DROP TABLE/VIEW, CREATE VIEW (`exec/dml/ddl.rs`).
+    Ddl(Arc<crate::binder::alter::DdlPlan>),
     Begin {
         modes: Vec<TxnMode>,
         tag: &'static str,
@@ -227,6 +238,28 @@ enum Action {
     Show(String),
     /// EXPLAIN: the plan's text lines.
     Explain(Vec<String>),
+    /// EXPLAIN ANALYZE: runs the query, then renders the plan with what it measured.
+    ExplainAnalyze(Arc<crate::plan::explain::Analyze>),
+    /// COPY … FROM STDIN / TO STDOUT (`session/copy.rs`).
+    CopyFrom(Arc<copy::CopyFromPlan>),
+    CopyTo(Arc<copy::CopyToPlan>),
+    /// DEALLOCATE / DISCARD: acts on state the caller keeps (see [`StatementEffect`]).
+    Effect(StatementEffect),
+    /// DISCARD PLANS / SEQUENCES / TEMP: nothing is cached or temporary, so nothing to do.
+    NoOp(&'static str),
+}
+
+/// What a statement asks of the connection's protocol-level state, which the planner does
+/// not own: prepared statements (one namespace shared by Parse and SQL) and portals. The
+/// caller applies it after [`Session::execute`] succeeds; `execute` only does the
+/// session-level part (DISCARD ALL resets settings) and its checks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StatementEffect {
+    /// DEALLOCATE name (`Some`) or DEALLOCATE ALL (`None`). A name that does not exist is
+    /// the caller's error to raise (26000), since only it knows the names.
+    Deallocate(Option<String>),
+    /// DISCARD ALL: drop every prepared statement and portal; settings are reset here.
+    DiscardAll,
 }
 
 /// A bound, planned statement ready to execute with parameter values. Re-executable.
@@ -241,6 +274,14 @@ impl Prepared {
     /// The type of each `$n` parameter (inferred where the client did not say).
     pub fn param_types(&self) -> &[DataType] {
         &self.param_types
+    }
+
+    /// What this statement does to the caller's prepared statements and portals, if anything.
+    pub fn statement_effect(&self) -> Option<&StatementEffect> {
+        match &*self.action {
+            Action::Effect(e) => Some(e),
+            _ => None,
+        }
     }
     /// The result columns; empty for a statement that returns no rows (NoData).
     pub fn columns(&self) -> &[ColumnInfo] {
@@ -259,6 +300,10 @@ pub enum QueryResult {
     Rows(Cursor),
     /// A statement without rows (DDL, transaction control, INSERT without RETURNING, …).
     Command(CommandTag),
+    /// COPY FROM STDIN: feed it the client's CopyData (`Session::copy_in_data`).
+    CopyIn(CopyIn),
+    /// COPY TO STDOUT: send the lines `Session::copy_out_next` returns as CopyData.
+    CopyOut(CopyOut),
 }
 
 /// A running statement's remaining rows. Streams: holds operators, not results.
@@ -367,6 +412,8 @@ impl Session {
         if self.block == Block::Failed && !is_end {
             return Err(in_failed_block());
         }
+        // The optimizer reads the database's statistics while this statement is planned.
+        let _stats = crate::optimizer::stats::install(self.db.stats.clone());
         let r = self.prepare_inner(stmt, param_types);
         if let Err(e) = &r {
             self.statement_failed(e);
@@ -414,6 +461,20 @@ impl Session {
                 return Ok(simple(Action::Release(crate::binder::ident(name))))
             }
             ast::Statement::Set(set) => return self.prepare_set(set).map(simple),
+            ast::Statement::Deallocate { name, .. } => {
+                // `DEALLOCATE ALL` parses as a statement named ALL; a quoted "ALL" is a name.
+                let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+                let target = (!all).then(|| crate::binder::ident(name));
+                return Ok(simple(Action::Effect(StatementEffect::Deallocate(target))));
+            }
+            ast::Statement::Discard { object_type } => {
+                return Ok(simple(match object_type {
+                    ast::DiscardObject::ALL => Action::Effect(StatementEffect::DiscardAll),
+                    ast::DiscardObject::PLANS => Action::NoOp("DISCARD PLANS"),
+                    ast::DiscardObject::SEQUENCES => Action::NoOp("DISCARD SEQUENCES"),
+                    ast::DiscardObject::TEMP => Action::NoOp("DISCARD TEMP"),
+                }))
+            }
             ast::Statement::Reset(r) => {
                 return Ok(simple(match &r.reset {
                     ast::Reset::ALL => Action::ResetAll,
@@ -452,58 +513,53 @@ impl Session {
             }
             ast::Statement::Explain {
                 statement,
-                analyze: false,
+                analyze,
+                verbose,
+                options,
                 ..
             } => {
+                let started = std::time::Instant::now();
+                let opts = crate::plan::explain::ExplainOptions::parse(
+                    *analyze,
+                    *verbose,
+                    options.as_deref(),
+                )?;
                 let txn = self.ensure_txn()?;
                 txn.begin_statement()?;
                 let mut binder = Binder::new(&txn, param_types).with_text(stmt.text.clone());
                 binder.settings = Some(self.settings_reader());
-                let lines = match binder.bind_statement(statement)? {
-                    Bound::Query { plan, .. } => {
-                        crate::plan::explain::explain(&optimizer::optimize(plan)?)
-                    }
-                    Bound::Insert(i) => {
-                        let mut v = vec![format!("Insert on {}", i.table.name)];
-                        v.extend(
-                            crate::plan::explain::explain(&optimizer::optimize(i.source)?)
-                                .into_iter()
-                                .map(|l| format!("  ->  {l}")),
-                        );
-                        v
-                    }
-                    Bound::Update(u) => {
-                        let mut v = vec![format!("Update on {}", u.table.name)];
-                        v.extend(
-                            crate::plan::explain::explain(&optimizer::optimize(u.scan)?)
-                                .into_iter()
-                                .map(|l| format!("  ->  {l}")),
-                        );
-                        v
-                    }
-                    Bound::Delete(d) => {
-                        let mut v = vec![format!("Delete on {}", d.table.name)];
-                        v.extend(
-                            crate::plan::explain::explain(&optimizer::optimize(d.scan)?)
-                                .into_iter()
-                                .map(|l| format!("  ->  {l}")),
-                        );
-                        v
-                    }
-                    _ => {
-                        return Err(Error::new(
-                            ErrorKind::FeatureNotSupported,
-                            "EXPLAIN of this statement is not supported",
-                        ))
+                let bound = binder.bind_statement(statement)?;
+                let action = match crate::plan::explain::prepare(bound, opts, started)? {
+                    crate::plan::explain::Explained::Lines(lines) => Action::Explain(lines),
+                    crate::plan::explain::Explained::Analyze(a) => {
+                        Action::ExplainAnalyze(Arc::from(a))
                     }
                 };
-                let mut p = simple(Action::Explain(lines));
+                let mut p = simple(action);
                 p.param_types = binder.param_types();
                 p.columns = vec![ColumnInfo {
                     name: "QUERY PLAN".into(),
                     data_type: DataType::Text,
                 }];
                 return Ok(p);
+            }
+            ast::Statement::Copy {
+                source,
+                to,
+                target,
+                options,
+                legacy_options,
+                ..
+            } => {
+                return self.prepare_copy(
+                    stmt.text.clone(),
+                    param_types,
+                    source,
+                    *to,
+                    target,
+                    options,
+                    legacy_options,
+                )
             }
             _ => {}
         }
@@ -512,6 +568,7 @@ impl Session {
         let mut binder = Binder::new(&txn, param_types).with_text(stmt.text.clone());
         binder.settings = Some(self.settings_reader());
         binder.locking.strengths = stmt.lock_modes.iter().copied().collect();
+        binder.backend_pid = self.params.backend_pid;
         let bound = binder.bind_statement(ast)?;
         let param_types = binder.param_types();
         let sets = std::mem::take(&mut binder.settings_to_set);
@@ -533,53 +590,16 @@ impl Session {
                 )
             }
             Bound::Insert(i) => {
-                let source = optimizer::optimize(i.source)?;
-                let defaults = i
-                    .defaults
-                    .iter()
-                    .map(|d| {
-                        d.as_ref()
-                            .map(|e| compile(e, &Layout::default()))
-                            .transpose()
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                (
-                    Action::Insert(PInsert {
-                        table: i.table,
-                        source: Arc::new(exec::compile_plan(&source, &[])?),
-                        targets: i.targets,
-                        defaults,
-                    }),
-                    vec![],
-                )
+                let (p, cols) = exec::dml::compile_insert(i)?;
+                (Action::Insert(p), column_infos(cols))
             }
             Bound::Update(u) => {
-                let scan = optimizer::optimize(u.scan)?;
-                let layout = Layout::new(scan.output_ids(), &[]);
-                let sets = u
-                    .sets
-                    .iter()
-                    .map(|(i, e)| Ok((*i, compile(e, &layout)?)))
-                    .collect::<Result<Vec<_>>>()?;
-                (
-                    Action::Update(PModify {
-                        table: u.table,
-                        scan: Arc::new(exec::compile_plan(&scan, &[])?),
-                        sets,
-                    }),
-                    vec![],
-                )
+                let (p, cols) = exec::dml::compile_update(u)?;
+                (Action::Update(p), column_infos(cols))
             }
             Bound::Delete(d) => {
-                let scan = optimizer::optimize(d.scan)?;
-                (
-                    Action::Delete(PModify {
-                        table: d.table,
-                        scan: Arc::new(exec::compile_plan(&scan, &[])?),
-                        sets: vec![],
-                    }),
-                    vec![],
-                )
+                let (p, cols) = exec::dml::compile_delete(d)?;
+                (Action::Delete(p), column_infos(cols))
             }
             Bound::CreateTable {
                 def,
@@ -611,6 +631,7 @@ impl Session {
             Bound::DropIndex { names, if_exists } => {
                 (Action::DropIndex { names, if_exists }, vec![])
             }
+            Bound::Ddl(d) => (Action::Ddl(Arc::new(d)), vec![]),
         };
         self.apply_set_config(sets)?;
         Ok(Prepared {
@@ -706,6 +727,10 @@ impl Session {
     /// Executes a prepared statement with parameter values.
     pub fn execute(&mut self, prepared: &Prepared, params: Vec<Value>) -> Result<QueryResult> {
         self.cancel.0.store(false, Ordering::SeqCst);
+        // timestamptz I/O reads the session time zone from a per-thread slot in `scalar`.
+        if let Ok(tz) = self.settings.get("TimeZone") {
+            let _ = scalar::set_time_zone(&tz);
+        }
         let is_end = matches!(
             *prepared.action,
             Action::Commit | Action::Rollback | Action::RollbackTo(_)
@@ -754,6 +779,25 @@ impl Session {
                 self.settings.restore_from(&fresh, None);
                 return tag("RESET");
             }
+            Action::Effect(StatementEffect::Deallocate(name)) => {
+                return tag(if name.is_some() {
+                    "DEALLOCATE"
+                } else {
+                    "DEALLOCATE ALL"
+                });
+            }
+            Action::Effect(StatementEffect::DiscardAll) => {
+                if self.block != Block::None {
+                    return Err(Error::new(
+                        ErrorKind::ActiveSqlTransaction,
+                        "DISCARD ALL cannot run inside a transaction block",
+                    ));
+                }
+                let fresh = Settings::new(&self.params.user, &self.params.application_name);
+                self.settings.restore_from(&fresh, None);
+                return tag("DISCARD ALL");
+            }
+            Action::NoOp(what) => return tag(what),
             Action::Explain(lines) => {
                 return Ok(QueryResult::Rows(Cursor {
                     columns: prepared.columns.clone(),
@@ -784,6 +828,7 @@ impl Session {
         txn.begin_statement()?;
         self.arm_timeouts(&txn);
         let mut ctx = ExecCtx::new(txn.clone(), params, self.cancel.0.clone());
+        ctx.work_mem = crate::settings::work_mem_bytes(&self.settings);
         ctx.deadline = self
             .settings
             .get("statement_timeout")
@@ -805,17 +850,31 @@ impl Session {
                 count: 0,
                 tag: "SELECT",
             })),
-            Action::Insert(p) => {
-                let n = exec::dml::insert(p, &ctx)?;
-                tag(&format!("INSERT 0 {n}"))
+            Action::CopyFrom(_) | Action::CopyTo(_) => self.start_copy(&prepared.action, ctx),
+            Action::Insert(p) => Ok(dml_result(
+                prepared,
+                "INSERT 0",
+                exec::dml::insert(p, &ctx)?,
+            )),
+            Action::Update(p) => Ok(dml_result(prepared, "UPDATE", exec::dml::update(p, &ctx)?)),
+            Action::Delete(p) => Ok(dml_result(prepared, "DELETE", exec::dml::delete(p, &ctx)?)),
+            Action::ExplainAnalyze(a) => {
+                let lines = crate::plan::explain::run_analyze(a, &ctx)?;
+                Ok(QueryResult::Rows(Cursor {
+                    columns: prepared.columns.clone(),
+                    op: Some(Box::new(Lines(
+                        lines.into_iter().rev().map(Value::Text).collect(),
+                    ))),
+                    count: 0,
+                    tag: "EXPLAIN",
+                }))
             }
-            Action::Update(p) => {
-                let n = exec::dml::update(p, &ctx)?;
-                tag(&format!("UPDATE {n}"))
-            }
-            Action::Delete(p) => {
-                let n = exec::dml::delete(p, &ctx)?;
-                tag(&format!("DELETE {n}"))
+            Action::Ddl(d) => {
+                let (t, notices) = exec::dml::ddl::run(d, &ctx)?;
+                for n in notices {
+                    self.notice(n);
+                }
+                tag(&t)
             }
             Action::CreateTable {
                 def,
@@ -915,6 +974,10 @@ impl Session {
     /// Up to `max_rows` (0 = all remaining, in bounded batches) more rows; `None` when the cursor
     /// is exhausted. An error marks the transaction failed, as any execution error does.
     pub fn fetch(&mut self, cursor: &mut Cursor, max_rows: usize) -> Result<Option<Vec<Row>>> {
+        // timestamptz I/O reads the session time zone from a per-thread slot in `scalar`.
+        if let Ok(tz) = self.settings.get("TimeZone") {
+            let _ = scalar::set_time_zone(&tz);
+        }
         let limit = if max_rows == 0 { FETCH_BATCH } else { max_rows };
         let Some(op) = cursor.op.as_mut() else {
             return Ok(None);
@@ -1030,6 +1093,42 @@ fn set_value_text(e: &ast::Expr) -> Result<String> {
         } => format!("-{}", set_value_text(expr)?),
         other => other.to_string(),
     })
+}
+
+/// RowDescription columns from the binder's output columns.
+fn column_infos(cols: Vec<crate::binder::OutputColumn>) -> Vec<ColumnInfo> {
+    cols.into_iter()
+        .map(|c| ColumnInfo {
+            name: c.name,
+            data_type: c.data_type,
+        })
+        .collect()
+}
+
+/// A finished DML statement's result: its tag, or with RETURNING a cursor over the returned
+/// rows whose tag counts them (`INSERT 0 n`, `UPDATE n`, `DELETE n`).
+fn dml_result(prepared: &Prepared, tag: &'static str, out: exec::dml::DmlOutput) -> QueryResult {
+    match out.rows {
+        None => QueryResult::Command(CommandTag(format!("{tag} {}", out.count))),
+        Some(mut rows) => {
+            rows.reverse();
+            QueryResult::Rows(Cursor {
+                columns: prepared.columns.clone(),
+                op: Some(Box::new(RowsOp(rows))),
+                count: 0,
+                tag,
+            })
+        }
+    }
+}
+
+/// Rows computed in advance (RETURNING); popped from the end.
+struct RowsOp(Vec<Row>);
+
+impl exec::Operator for RowsOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        Ok(self.0.pop())
+    }
 }
 
 /// A one-row operator (SHOW).

@@ -30,6 +30,7 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("statement_timeout", "0", false),
     ("client_min_messages", "notice", false),
     ("TimeZone", "UTC", true),
+    ("work_mem", "4MB", false),
 ];
 
 /// Settings that cannot be changed with SET.
@@ -249,12 +250,78 @@ fn normalize(key: &str, v: &str) -> Result<String> {
             "off" | "false" | "no" | "0" => "off".into(),
             _ => return Err(invalid()),
         },
+        "work_mem" => format_kb(parse_work_mem_kb(v)?),
         "statement_timeout" | "lock_timeout" | "deadlock_timeout" => {
             let ms = parse_duration_ms(v).ok_or_else(invalid)?;
             format_duration_ms(ms)
         }
         _ => v.to_string(),
     })
+}
+
+/// `work_mem` in bytes (the setting is stored canonicalised, so parsing cannot fail; the
+/// default is the fallback anyway).
+pub fn work_mem_bytes(settings: &Settings) -> usize {
+    settings
+        .get("work_mem")
+        .ok()
+        .and_then(|v| parse_work_mem_kb(&v).ok())
+        .map(|kb| (kb as usize).saturating_mul(1024))
+        .unwrap_or(4 << 20)
+}
+
+/// A memory setting as PostgreSQL's GUC parser reads it: a number (fractions allowed,
+/// rounded) with an optional, case-sensitive unit among B, kB, MB, GB and TB; kilobytes
+/// without one. The result must lie in 64 .. 2147483647 kB.
+pub fn parse_work_mem_kb(v: &str) -> Result<i64> {
+    let invalid = || {
+        Error::new(
+            ErrorKind::InvalidParameterValue,
+            format!("invalid value for parameter \"work_mem\": \"{v}\""),
+        )
+    };
+    let t = v.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| invalid())?;
+    let factor = match unit.trim() {
+        "" | "kB" => 1.0,
+        "B" => 1.0 / 1024.0,
+        "MB" => 1024.0,
+        "GB" => 1024.0 * 1024.0,
+        "TB" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(invalid().with_hint(
+                "Valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\".",
+            ))
+        }
+    };
+    let kb = (n * factor).round();
+    if !(i32::MIN as f64..=i32::MAX as f64).contains(&kb) {
+        return Err(invalid().with_hint("Value exceeds integer range."));
+    }
+    let kb = kb as i64;
+    if !(64..=i32::MAX as i64).contains(&kb) {
+        return Err(Error::new(
+            ErrorKind::InvalidParameterValue,
+            format!(
+                "{kb} kB is outside the valid range for parameter \"work_mem\" (64 .. 2147483647)"
+            ),
+        ));
+    }
+    Ok(kb)
+}
+
+/// Kilobytes in the largest unit that divides them, as SHOW prints memory settings.
+fn format_kb(kb: i64) -> String {
+    for (unit, size) in [("TB", 1i64 << 30), ("GB", 1 << 20), ("MB", 1 << 10)] {
+        if kb % size == 0 {
+            return format!("{}{unit}", kb / size);
+        }
+    }
+    format!("{kb}kB")
 }
 
 /// `1000`, `5s`, `100ms`, `1min` → milliseconds.

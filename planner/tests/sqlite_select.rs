@@ -24,6 +24,9 @@ fn run(s: &mut Session, sql: &str) -> Result<(Vec<DataType>, Vec<Vec<Value>>), S
         for st in &stmts {
             let p = s.prepare(st, &[]).map_err(|e| e.message)?;
             match s.execute(&p, vec![]).map_err(|e| e.message)? {
+                QueryResult::CopyIn(_) | QueryResult::CopyOut(_) => {
+                    panic!("COPY is not used by these tests")
+                }
                 QueryResult::Command(_) => {}
                 QueryResult::Rows(mut c) => {
                     let types = c.columns().iter().map(|c| c.data_type.clone()).collect();

@@ -33,6 +33,9 @@ fn batch(s: &mut Session, sql: &str) -> Outcome {
         for st in s.parse(sql)? {
             let p = s.prepare(&st, &[])?;
             match s.execute(&p, vec![])? {
+                QueryResult::CopyIn(_) | QueryResult::CopyOut(_) => {
+                    panic!("COPY is not used by these tests")
+                }
                 QueryResult::Command(t) => out = (vec![], t.0),
                 QueryResult::Rows(mut c) => {
                     let types: Vec<DataType> =

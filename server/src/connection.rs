@@ -99,6 +99,22 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Rec
         };
         let io = match msg {
             Frontend::Terminate(_) => break,
+            // COPY FROM STDIN: its data, end and failure; Sync and Flush are ignored meanwhile
+            // (PostgreSQL's copy-in sub-protocol); anything else fails the COPY.
+            Frontend::CopyData(m) if handler.in_copy_in() => {
+                handler.on_copy_data(&mut socket, m.data).await
+            }
+            Frontend::CopyDone(_) if handler.in_copy_in() => {
+                handler.on_copy_done(&mut socket).await
+            }
+            Frontend::CopyFail(m) if handler.in_copy_in() => {
+                handler.on_copy_fail(&mut socket, m.message).await
+            }
+            Frontend::Sync(_) | Frontend::Flush(_) if handler.in_copy_in() => Ok(()),
+            ref other if handler.in_copy_in() && !matches!(other, Frontend::Terminate(_)) => {
+                let what = copy_message_name(other);
+                handler.on_unexpected_during_copy(&mut socket, what).await
+            }
             Frontend::Query(q) => handler.on_query(&mut socket, q.query).await,
             Frontend::Parse(m) => handler.on_parse(&mut socket, m).await,
             Frontend::Bind(m) => handler.on_bind(&mut socket, m).await,
@@ -144,6 +160,19 @@ fn shutdown_error() -> SqlError {
         code::ADMIN_SHUTDOWN,
         "terminating connection due to administrator command",
     )
+}
+
+/// The type byte PostgreSQL names in "unexpected message type 0x%02X during COPY from stdin".
+fn copy_message_name(m: &Frontend) -> &'static str {
+    match m {
+        Frontend::Query(_) => "0x51",
+        Frontend::Parse(_) => "0x50",
+        Frontend::Bind(_) => "0x42",
+        Frontend::Describe(_) => "0x44",
+        Frontend::Execute(_) => "0x45",
+        Frontend::Close(_) => "0x43",
+        _ => "0x00",
+    }
 }
 
 fn message_name(m: &Frontend) -> &'static str {

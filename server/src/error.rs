@@ -52,6 +52,14 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         NotNullViolation => "23502",
         ForeignKeyViolation => "23503",
         CheckViolation => "23514",
+        InvalidForeignKey => "42830",
+        ObjectNotInPrerequisiteState => "55000",
+        SequenceGeneratorLimitExceeded => "2200H",
+        GeneratedAlways => "428C9",
+        DependentObjectsStillExist => "2BP01",
+        InvalidTableDefinition => "42P16",
+        BadCopyFileFormat => "22P04",
+        CharacterNotInRepertoire => "22021",
         InFailedTransaction => "25P02",
         ActiveSqlTransaction => "25001",
         NoActiveSqlTransaction => "25P01",
@@ -104,7 +112,10 @@ pub struct SqlError {
     pub detail: Option<String>,
     pub hint: Option<String>,
     /// 1-based character position in the statement text.
-    pub position: Option<usize>,
+    pub position: Option<u32>,
+    /// CONTEXT: where it happened (e.g. the COPY input line). Boxed text keeps the
+    /// error small enough to pass around in `Result`s cheaply.
+    pub context: Option<Box<str>>,
 }
 
 impl SqlError {
@@ -116,6 +127,7 @@ impl SqlError {
             detail: None,
             hint: None,
             position: None,
+            context: None,
         }
     }
 
@@ -155,6 +167,7 @@ impl SqlError {
         info.detail = self.detail.clone();
         info.hint = self.hint.clone();
         info.position = self.position.map(|p| p.to_string());
+        info.where_context = self.context.as_deref().map(str::to_string);
         info
     }
 }
@@ -167,7 +180,8 @@ impl From<planner::Error> for SqlError {
             message: e.message,
             detail: e.detail,
             hint: e.hint,
-            position: e.position,
+            position: e.position.and_then(|p| u32::try_from(p).ok()),
+            context: e.context.map(String::into_boxed_str),
         }
     }
 }
@@ -220,6 +234,14 @@ mod tests {
         ErrorKind::NotNullViolation,
         ErrorKind::ForeignKeyViolation,
         ErrorKind::CheckViolation,
+        ErrorKind::InvalidForeignKey,
+        ErrorKind::ObjectNotInPrerequisiteState,
+        ErrorKind::SequenceGeneratorLimitExceeded,
+        ErrorKind::GeneratedAlways,
+        ErrorKind::DependentObjectsStillExist,
+        ErrorKind::InvalidTableDefinition,
+        ErrorKind::BadCopyFileFormat,
+        ErrorKind::CharacterNotInRepertoire,
         ErrorKind::InFailedTransaction,
         ErrorKind::ActiveSqlTransaction,
         ErrorKind::NoActiveSqlTransaction,

@@ -17,15 +17,25 @@
 //! commits or rolls back, and ReadyForQuery reports the session's I/T/E status.
 //!
 //! Extended query: after an error every message up to Sync is discarded; Sync ends the batch
-//! (`end_batch`) and answers ReadyForQuery. Messages are buffered and flushed at Sync, Flush,
+//! (`end_batch`) and answers ReadyForQuery.
+//!
+//! COPY: COPY TO STDOUT streams like a query (CopyOutResponse, one CopyData per row, CopyDone,
+//! `COPY n`). COPY FROM STDIN answers CopyInResponse and leaves a [`CopyInRun`] in the state;
+//! the connection then feeds CopyData/CopyDone/CopyFail to `on_copy_*` (Sync and Flush are
+//! ignored meanwhile, as PostgreSQL does). After CopyDone a simple query goes on with its
+//! remaining statements; an error ends the simple query (ErrorResponse, ReadyForQuery) or, in
+//! the extended protocol, discards messages until Sync. Later CopyData messages are dropped. Messages are buffered and flushed at Sync, Flush,
 //! or when the buffer fills — like PostgreSQL, so pipelining clients get one write per batch.
 
 use crate::error::{code, SqlError};
-use crate::session_state::{Core, Portal, PortalState, PreparedStatement, SessionHandle};
+use crate::session_state::{
+    CopyInRun, Core, Portal, PortalState, PreparedStatement, SessionHandle,
+};
 use crate::types;
 use bytes::{BufMut, BytesMut};
 use futures::SinkExt;
 use pgwire::error::ErrorInfo;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyInResponse, CopyOutResponse};
 use pgwire::messages::data::{
     DataRow, FieldDescription, NoData, ParameterDescription, RowDescription,
 };
@@ -38,8 +48,10 @@ use pgwire::messages::response::{
 };
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::PgWireBackendMessage as Msg;
+use sledgres_planner::session::CopyOut;
 use sledgres_planner::{
-    ColumnInfo, Cursor, QueryResult, Row, Session, Statement, TransactionStatus, Value,
+    ColumnInfo, Cursor, Prepared, QueryResult, Row, Session, Statement, StatementEffect,
+    TransactionStatus, Value,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -48,9 +60,25 @@ use std::sync::Arc;
 pub const ROWS_PER_HOP: usize = 1000;
 
 /// A simple-query message in progress (kept in [`Core`] between hops).
+/// How a COPY FROM STDIN ended: messages to send, the error if it failed, and whether it
+/// ran under the extended protocol.
+type CopyEnd = (Vec<Msg>, Option<SqlError>, bool);
+
 pub struct SimpleRun {
     statements: VecDeque<Statement>,
     cursor: Option<(Cursor, Vec<ColumnInfo>)>,
+    copy_out: Option<CopyOut>,
+}
+
+/// Where a hop of a simple query left it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hop {
+    /// More rows to stream: call again.
+    More,
+    /// ReadyForQuery produced.
+    Done,
+    /// A COPY FROM STDIN waits for the client's data.
+    AwaitCopyIn,
 }
 
 /// Per-connection protocol state that lives on the async side.
@@ -58,6 +86,8 @@ pub struct Handler {
     pub session: SessionHandle,
     /// Set by an error in extended-query mode: discard messages until Sync.
     skip_until_sync: bool,
+    /// A COPY FROM STDIN is receiving data (its state is in `Core::copy_in`).
+    copy_in: bool,
 }
 
 /// The sink the handler writes to (pgwire's framed socket, or a test double).
@@ -69,7 +99,13 @@ impl Handler {
         Handler {
             session,
             skip_until_sync: false,
+            copy_in: false,
         }
+    }
+
+    /// Whether a COPY FROM STDIN is receiving data.
+    pub fn in_copy_in(&self) -> bool {
+        self.copy_in
     }
 
     async fn feed_all<O: Output>(out: &mut O, msgs: Vec<Msg>) -> std::io::Result<()> {
@@ -87,22 +123,36 @@ impl Handler {
         if self.skip_until_sync {
             return Ok(());
         }
-        let mut first = Some(sql);
+        self.run_simple(out, Some(sql)).await
+    }
+
+    /// Runs (or, with `None`, resumes after a COPY FROM) the simple query in progress.
+    async fn run_simple<O: Output>(
+        &mut self,
+        out: &mut O,
+        sql: Option<String>,
+    ) -> std::io::Result<()> {
+        let mut first = sql;
         loop {
             let sql = first.take();
             let step = self
                 .session
                 .run(move |core| {
                     let mut msgs = Vec::new();
-                    let done = simple_step(core, sql, &mut msgs);
-                    Ok((msgs, done))
+                    let hop = simple_step(core, sql, &mut msgs);
+                    Ok((msgs, hop))
                 })
                 .await;
             match step {
-                Ok((msgs, done)) => {
+                Ok((msgs, hop)) => {
                     Self::feed_all(out, msgs).await?;
-                    if done {
-                        break;
+                    match hop {
+                        Hop::More => {}
+                        Hop::Done => break,
+                        Hop::AwaitCopyIn => {
+                            self.copy_in = true;
+                            break;
+                        }
                     }
                 }
                 Err(e) => {
@@ -235,7 +285,14 @@ impl Handler {
             match result {
                 Ok((msgs, rows, finished)) => {
                     sent += rows;
+                    let copy_in = msgs.iter().any(|m| matches!(m, Msg::CopyInResponse(_)));
                     Self::feed_all(out, msgs).await?;
+                    if copy_in {
+                        // The client waits for CopyInResponse before sending data, and the
+                        // Sync it may have sent already is ignored during COPY: flush now.
+                        self.copy_in = true;
+                        return out.flush().await;
+                    }
                     if finished {
                         return Ok(());
                     }
@@ -299,6 +356,145 @@ impl Handler {
         out.flush().await
     }
 
+    // ---------------------------------------------------------------- COPY FROM STDIN
+
+    /// CopyData during COPY FROM STDIN (dropped otherwise).
+    pub async fn on_copy_data<O: Output>(
+        &mut self,
+        out: &mut O,
+        data: bytes::Bytes,
+    ) -> std::io::Result<()> {
+        if !self.copy_in {
+            return Ok(());
+        }
+        let result = self
+            .session
+            .run(move |core| {
+                let Some(mut run) = core.copy_in.take() else {
+                    return Ok(None);
+                };
+                let session = core.session()?;
+                match session.copy_in_data(&mut run.copy, &data) {
+                    Ok(()) => {
+                        core.copy_in = Some(run);
+                        Ok(None)
+                    }
+                    Err(e) => Ok(Some((e.into(), run.extended))),
+                }
+            })
+            .await;
+        self.copy_outcome(out, result.map(|r| r.map(|(e, x)| (vec![], Some(e), x))))
+            .await
+    }
+
+    /// CopyDone: the rest of the input is processed and the COPY completes.
+    pub async fn on_copy_done<O: Output>(&mut self, out: &mut O) -> std::io::Result<()> {
+        if !self.copy_in {
+            return Ok(());
+        }
+        let result = self
+            .session
+            .run(move |core| {
+                let Some(run) = core.copy_in.take() else {
+                    return Ok(None);
+                };
+                let session = core.session()?;
+                let (msgs, error) = match session.copy_in_done(run.copy) {
+                    Ok(tag) => (vec![command_complete(tag.0)], None),
+                    Err(e) => (vec![], Some(e.into())),
+                };
+                Ok(Some((msgs, error, run.extended)))
+            })
+            .await;
+        self.copy_outcome(out, result).await
+    }
+
+    /// CopyFail: the client gave up; the COPY fails with its message.
+    pub async fn on_copy_fail<O: Output>(
+        &mut self,
+        out: &mut O,
+        message: String,
+    ) -> std::io::Result<()> {
+        if !self.copy_in {
+            return Ok(());
+        }
+        let result = self
+            .session
+            .run(move |core| {
+                let Some(run) = core.copy_in.take() else {
+                    return Ok(None);
+                };
+                let session = core.session()?;
+                let e = session.copy_in_fail(run.copy, &message);
+                Ok(Some((vec![], Some(e.into()), run.extended)))
+            })
+            .await;
+        self.copy_outcome(out, result).await
+    }
+
+    /// A message other than CopyData/CopyDone/CopyFail/Sync/Flush during COPY FROM STDIN.
+    pub async fn on_unexpected_during_copy<O: Output>(
+        &mut self,
+        out: &mut O,
+        what: &str,
+    ) -> std::io::Result<()> {
+        let message = format!("unexpected message type {what} during COPY from stdin");
+        let result = self
+            .session
+            .run(move |core| {
+                let Some(run) = core.copy_in.take() else {
+                    return Ok(None);
+                };
+                let session = core.session()?;
+                let _ = session.copy_in_fail(run.copy, "");
+                Ok(Some((
+                    vec![],
+                    Some(SqlError::protocol(message)),
+                    run.extended,
+                )))
+            })
+            .await;
+        self.copy_outcome(out, result).await
+    }
+
+    /// Sends what a COPY FROM step produced (see [`CopyEnd`]): `None` means the COPY goes on. When it ended —
+    /// well (messages, no error) or not — a simple query continues or ends, an extended one
+    /// waits for Sync (after an error, discarding messages until then).
+    async fn copy_outcome<O: Output>(
+        &mut self,
+        out: &mut O,
+        result: Result<Option<CopyEnd>, SqlError>,
+    ) -> std::io::Result<()> {
+        let (msgs, error, extended) = match result {
+            Ok(None) => return Ok(()),
+            Ok(Some(step)) => step,
+            // A panic (the session was reset): end the query.
+            Err(e) => (vec![], Some(e), false),
+        };
+        self.copy_in = false;
+        Self::feed_all(out, msgs).await?;
+        match (error, extended) {
+            (None, true) => out.flush().await,
+            (None, false) => self.run_simple(out, None).await,
+            (Some(e), true) => {
+                self.fail(out, e).await?;
+                out.flush().await
+            }
+            (Some(e), false) => {
+                let msgs = self
+                    .session
+                    .run(move |core| {
+                        core.simple = None;
+                        Ok(finish_batch(core, Some(e)))
+                    })
+                    .await
+                    .unwrap_or_else(|e| vec![error_message(&e), ready(WireStatus::Idle)]);
+                Self::feed_all(out, msgs).await?;
+                out.flush().await
+            }
+        }
+    }
+
     async fn reply<O: Output>(
         &mut self,
         out: &mut O,
@@ -356,9 +552,8 @@ fn push_notices(session: &mut Session, msgs: &mut Vec<Msg>) {
     }
 }
 
-/// One hop of a simple query. `sql` is `Some` on the first hop. Returns true once
-/// ReadyForQuery has been produced.
-fn simple_step(core: &mut Core, sql: Option<String>, msgs: &mut Vec<Msg>) -> bool {
+/// One hop of a simple query. `sql` is `Some` on the first hop.
+fn simple_step(core: &mut Core, sql: Option<String>, msgs: &mut Vec<Msg>) -> Hop {
     if let Some(sql) = sql {
         // A simple Query destroys the unnamed statement and portal.
         core.statements.remove("");
@@ -371,44 +566,91 @@ fn simple_step(core: &mut Core, sql: Option<String>, msgs: &mut Vec<Msg>) -> boo
             Ok(statements) if statements.is_empty() => {
                 msgs.push(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
                 msgs.extend(finish_batch(core, None));
-                return true;
+                return Hop::Done;
             }
             Ok(statements) => {
                 core.simple = Some(SimpleRun {
                     statements: statements.into(),
                     cursor: None,
+                    copy_out: None,
                 });
             }
             Err(e) => {
                 msgs.extend(finish_batch(core, Some(e)));
-                return true;
+                return Hop::Done;
             }
         }
     }
     match simple_run(core, msgs) {
-        Ok(false) => false,
-        Ok(true) => {
+        Ok(Hop::Done) => {
             core.simple = None;
             msgs.extend(finish_batch(core, None));
-            true
+            Hop::Done
         }
+        Ok(hop) => hop,
         Err(e) => {
             core.simple = None;
             msgs.extend(finish_batch(core, Some(e)));
-            true
+            Hop::Done
         }
     }
 }
 
-/// Runs statements and streams rows until the hop's row budget is used (false) or every
-/// statement is done (true).
-fn simple_run(core: &mut Core, msgs: &mut Vec<Msg>) -> Result<bool, SqlError> {
+/// CopyOutResponse / CopyInResponse: overall format and one format code per column.
+fn copy_response(columns: usize, binary: bool, input: bool) -> Msg {
+    let format = i16::from(binary);
+    let formats = vec![format; columns];
+    let n = columns as i16;
+    if input {
+        Msg::CopyInResponse(CopyInResponse::new(format as i8, n, formats))
+    } else {
+        Msg::CopyOutResponse(CopyOutResponse::new(format as i8, n, formats))
+    }
+}
+
+/// Sends up to a hop's rows of a COPY TO as CopyData; at the end CopyDone and `COPY n`.
+/// Returns whether the COPY is finished.
+fn copy_out_hop(
+    session: &mut Session,
+    copy: &mut CopyOut,
+    msgs: &mut Vec<Msg>,
+) -> Result<bool, SqlError> {
+    match session.copy_out_next(copy, ROWS_PER_HOP)? {
+        Some(lines) => {
+            msgs.extend(
+                lines
+                    .into_iter()
+                    .map(|l| Msg::CopyData(CopyData::new(l.into()))),
+            );
+            Ok(false)
+        }
+        None => {
+            msgs.push(Msg::CopyDone(CopyDone::new()));
+            msgs.push(command_complete(copy.tag().0));
+            Ok(true)
+        }
+    }
+}
+
+/// Runs statements and streams rows until the hop's row budget is used (More), every
+/// statement is done (Done), or a COPY FROM waits for data (AwaitCopyIn).
+fn simple_run(core: &mut Core, msgs: &mut Vec<Msg>) -> Result<Hop, SqlError> {
     let mut budget = ROWS_PER_HOP;
     loop {
         let Some(mut run) = core.simple.take() else {
-            return Ok(true);
+            return Ok(Hop::Done);
         };
         let session = core.session()?;
+        if let Some(mut copy) = run.copy_out.take() {
+            let finished = copy_out_hop(session, &mut copy, msgs)?;
+            if !finished {
+                run.copy_out = Some(copy);
+                core.simple = Some(run);
+                return Ok(Hop::More);
+            }
+            core.simple = Some(run);
+            continue;
+        }
         if let Some((mut cursor, columns)) = run.cursor.take() {
             let formats = vec![0i16; columns.len()];
             match session.fetch(&mut cursor, budget)? {
@@ -420,7 +662,7 @@ fn simple_run(core: &mut Core, msgs: &mut Vec<Msg>) -> Result<bool, SqlError> {
                     run.cursor = Some((cursor, columns));
                     core.simple = Some(run);
                     if budget == 0 {
-                        return Ok(false);
+                        return Ok(Hop::More);
                     }
                 }
                 None => {
@@ -431,11 +673,19 @@ fn simple_run(core: &mut Core, msgs: &mut Vec<Msg>) -> Result<bool, SqlError> {
             continue;
         }
         let Some(stmt) = run.statements.pop_front() else {
-            return Ok(true);
+            return Ok(Hop::Done);
         };
         let prepared = session.prepare(&stmt, &[]);
         push_notices(session, msgs);
-        let result = session.execute(&prepared?, Vec::new());
+        let prepared = prepared?;
+        if let Some(effect) = prepared.statement_effect().cloned() {
+            let tag = run_statement_effect(core, &prepared, effect, None)?;
+            msgs.push(command_complete(tag));
+            core.simple = Some(run);
+            continue;
+        }
+        let session = core.session()?;
+        let result = session.execute(&prepared, Vec::new());
         push_notices(session, msgs);
         match result? {
             QueryResult::Command(tag) => msgs.push(command_complete(tag.0)),
@@ -443,6 +693,19 @@ fn simple_run(core: &mut Core, msgs: &mut Vec<Msg>) -> Result<bool, SqlError> {
                 let columns = cursor.columns().to_vec();
                 msgs.push(row_description(&columns, &vec![0; columns.len()]));
                 run.cursor = Some((cursor, columns));
+            }
+            QueryResult::CopyOut(copy) => {
+                msgs.push(copy_response(copy.column_count(), copy.is_binary(), false));
+                run.copy_out = Some(copy);
+            }
+            QueryResult::CopyIn(copy) => {
+                msgs.push(copy_response(copy.column_count(), copy.is_binary(), true));
+                core.simple = Some(run);
+                core.copy_in = Some(CopyInRun {
+                    copy,
+                    extended: false,
+                });
+                return Ok(Hop::AwaitCopyIn);
             }
         }
         core.simple = Some(run);
@@ -477,6 +740,44 @@ fn finish_batch(core: &mut Core, error: Option<SqlError>) -> Vec<Msg> {
     }
     msgs.push(ready(wire_status(status)));
     msgs
+}
+
+/// DEALLOCATE and DISCARD ALL: the planner checks and does the session's part, then this
+/// drops the prepared statements (never the unnamed one, as in PostgreSQL) and, for DISCARD
+/// ALL, the portals other than the one running it. Returns the command tag.
+fn run_statement_effect(
+    core: &mut Core,
+    prepared: &Prepared,
+    effect: StatementEffect,
+    running_portal: Option<&str>,
+) -> Result<String, SqlError> {
+    if let StatementEffect::Deallocate(Some(name)) = &effect {
+        if !core.statements.contains_key(name) {
+            let e = sledgres_planner::Error::new(
+                sledgres_planner::ErrorKind::InvalidSqlStatementName,
+                format!("prepared statement \"{name}\" does not exist"),
+            );
+            core.session()?.statement_failed(&e);
+            return Err(e.into());
+        }
+    }
+    let session = core.session()?;
+    let tag = match session.execute(prepared, Vec::new())? {
+        QueryResult::Command(tag) => tag.0,
+        _ => return Err(SqlError::new(code::INTERNAL, "unexpected statement result")),
+    };
+    match effect {
+        StatementEffect::Deallocate(Some(name)) => {
+            core.statements.remove(&name);
+        }
+        StatementEffect::Deallocate(None) => core.statements.retain(|name, _| name.is_empty()),
+        StatementEffect::DiscardAll => {
+            core.statements.retain(|name, _| name.is_empty());
+            core.portals
+                .retain(|name, _| Some(name.as_str()) == running_portal);
+        }
+    }
+    Ok(tag)
 }
 
 fn lookup_statement(core: &Core, name: &str) -> Result<Arc<PreparedStatement>, SqlError> {
@@ -604,11 +905,25 @@ fn execute_step(
             return Ok((msgs, 0, true));
         }
         PortalState::Suspended(cursor) => cursor,
+        PortalState::CopyOut(mut copy) => {
+            let finished = copy_out_hop(session, &mut copy, &mut msgs)?;
+            if !finished {
+                if let Ok(portal) = lookup_portal(core, name) {
+                    portal.state = PortalState::CopyOut(copy);
+                }
+            }
+            return Ok((msgs, 0, finished));
+        }
         PortalState::Ready => {
             let Some(prepared) = statement.prepared.as_ref() else {
                 msgs.push(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
                 return Ok((msgs, 0, true));
             };
+            if let Some(effect) = prepared.statement_effect().cloned() {
+                let tag = run_statement_effect(core, prepared, effect, Some(name))?;
+                msgs.push(command_complete(tag));
+                return Ok((msgs, 0, true));
+            }
             let result = session.execute(prepared, params);
             push_notices(session, &mut msgs);
             match result? {
@@ -617,6 +932,24 @@ fn execute_step(
                     return Ok((msgs, 0, true));
                 }
                 QueryResult::Rows(cursor) => cursor,
+                QueryResult::CopyOut(mut copy) => {
+                    msgs.push(copy_response(copy.column_count(), copy.is_binary(), false));
+                    let finished = copy_out_hop(session, &mut copy, &mut msgs)?;
+                    if !finished {
+                        if let Ok(portal) = lookup_portal(core, name) {
+                            portal.state = PortalState::CopyOut(copy);
+                        }
+                    }
+                    return Ok((msgs, 0, finished));
+                }
+                QueryResult::CopyIn(copy) => {
+                    msgs.push(copy_response(copy.column_count(), copy.is_binary(), true));
+                    core.copy_in = Some(CopyInRun {
+                        copy,
+                        extended: true,
+                    });
+                    return Ok((msgs, 0, true));
+                }
             }
         }
     };

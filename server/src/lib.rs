@@ -176,6 +176,11 @@ async fn accept_loop(
 }
 
 impl RunningServer {
+    /// The database this server serves, for tests that look beneath SQL (e.g. count versions).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Stops accepting, gives in-flight statements a bounded time, rolls back open
     /// transactions, flushes, and returns.
     pub async fn shutdown(self) {

@@ -30,6 +30,7 @@
 //! task itself.
 
 use crate::error::SqlError;
+use sledgres_planner::session::{CopyIn, CopyOut};
 use sledgres_planner::{
     CancelHandle, ColumnInfo, Cursor, DataType, Database, Prepared, Session, SessionParams, Value,
 };
@@ -63,6 +64,17 @@ pub enum PortalState {
     Suspended(Cursor),
     /// Ran to completion; executing it again returns no rows.
     Done,
+    /// A COPY TO STDOUT still sending rows.
+    CopyOut(CopyOut),
+}
+
+/// A COPY FROM STDIN waiting for CopyData (between messages).
+pub struct CopyInRun {
+    pub copy: CopyIn,
+    /// Started by Execute (extended protocol): an error then discards messages until Sync,
+    /// and CopyDone only completes the Execute. Otherwise by a simple Query, whose remaining
+    /// statements run after CopyDone.
+    pub extended: bool,
 }
 
 /// A portal created by Bind: a statement, its parameter values and its result formats.
@@ -83,6 +95,8 @@ pub struct Core {
     pub portals: HashMap<String, Portal>,
     /// The simple-query message being streamed, between hops.
     pub simple: Option<crate::handler::SimpleRun>,
+    /// The COPY FROM STDIN in progress, if any.
+    pub copy_in: Option<CopyInRun>,
     /// Where CancelRequest finds this connection's current session.
     cancel: SharedCancel,
 }
@@ -107,6 +121,7 @@ impl Core {
     /// Rolls back whatever is open and forgets the session (connection end).
     pub fn close(&mut self) {
         self.simple = None;
+        self.copy_in = None;
         self.portals.clear();
         self.statements.clear();
         if let Some(mut session) = self.session.take() {
@@ -153,6 +168,7 @@ impl SessionHandle {
                     statements: HashMap::new(),
                     portals: HashMap::new(),
                     simple: None,
+                    copy_in: None,
                     cancel: cancel.clone(),
                 };
                 Ok(SessionHandle {

@@ -23,6 +23,12 @@
 //! | float4/float8    | IEEE 754, 4/8 bytes                                          |
 //! | text/varchar/bpchar | the UTF-8 bytes, no terminator                            |
 //! | numeric          | see [`encode_numeric`]                                       |
+//! | date             | i32 days since 2000-01-01 (i32::MIN/MAX = ∓infinity)          |
+//! | time             | i64 microseconds since midnight                              |
+//! | timestamp[tz]    | i64 microseconds since 2000-01-01 00:00 (UTC for tz)         |
+//! | interval         | i64 microseconds, i32 days, i32 months                       |
+//! | bytea            | the bytes                                                    |
+//! | uuid             | the 16 bytes                                                 |
 
 use crate::error::{code, SqlError};
 use bigdecimal::num_bigint::{BigInt, Sign};
@@ -41,6 +47,13 @@ pub const OID_UNKNOWN: u32 = 705;
 pub const OID_BPCHAR: u32 = 1042;
 pub const OID_VARCHAR: u32 = 1043;
 pub const OID_NUMERIC: u32 = 1700;
+pub const OID_BYTEA: u32 = 17;
+pub const OID_DATE: u32 = 1082;
+pub const OID_TIME: u32 = 1083;
+pub const OID_TIMESTAMP: u32 = 1114;
+pub const OID_TIMESTAMPTZ: u32 = 1184;
+pub const OID_INTERVAL: u32 = 1186;
+pub const OID_UUID: u32 = 2950;
 
 /// pg_type.oid of a column's type.
 pub fn type_oid(ty: &DataType) -> u32 {
@@ -55,6 +68,13 @@ pub fn type_oid(ty: &DataType) -> u32 {
         DataType::Text => OID_TEXT,
         DataType::Varchar(_) => OID_VARCHAR,
         DataType::Char(_) => OID_BPCHAR,
+        DataType::Date => OID_DATE,
+        DataType::Time => OID_TIME,
+        DataType::Timestamp => OID_TIMESTAMP,
+        DataType::TimestampTz => OID_TIMESTAMPTZ,
+        DataType::Interval => OID_INTERVAL,
+        DataType::Bytea => OID_BYTEA,
+        DataType::Uuid => OID_UUID,
     }
 }
 
@@ -63,9 +83,18 @@ pub fn type_size(ty: &DataType) -> i16 {
     match ty {
         DataType::Bool => 1,
         DataType::Int2 => 2,
-        DataType::Int4 | DataType::Float4 => 4,
-        DataType::Int8 | DataType::Float8 => 8,
-        DataType::Numeric { .. } | DataType::Text | DataType::Varchar(_) | DataType::Char(_) => -1,
+        DataType::Int4 | DataType::Float4 | DataType::Date => 4,
+        DataType::Int8
+        | DataType::Float8
+        | DataType::Time
+        | DataType::Timestamp
+        | DataType::TimestampTz => 8,
+        DataType::Interval | DataType::Uuid => 16,
+        DataType::Numeric { .. }
+        | DataType::Text
+        | DataType::Varchar(_)
+        | DataType::Char(_)
+        | DataType::Bytea => -1,
     }
 }
 
@@ -100,6 +129,13 @@ pub fn param_type_from_oid(oid: u32) -> Result<Option<DataType>, SqlError> {
         },
         OID_TEXT | OID_BPCHAR => DataType::Text,
         OID_VARCHAR => DataType::Varchar(None),
+        OID_DATE => DataType::Date,
+        OID_TIME => DataType::Time,
+        OID_TIMESTAMP => DataType::Timestamp,
+        OID_TIMESTAMPTZ => DataType::TimestampTz,
+        OID_INTERVAL => DataType::Interval,
+        OID_BYTEA => DataType::Bytea,
+        OID_UUID => DataType::Uuid,
         other => {
             return Err(SqlError::new(
                 code::FEATURE_NOT_SUPPORTED,
@@ -167,6 +203,30 @@ pub fn encode_binary(value: &Value, ty: &DataType, buf: &mut BytesMut) -> Result
             Value::Text(s) => buf.put_slice(s.as_bytes()),
             _ => return Err(mismatch(value, ty)),
         },
+        DataType::Date => match value {
+            Value::Date(d) => buf.put_i32(*d),
+            _ => return Err(mismatch(value, ty)),
+        },
+        DataType::Time | DataType::Timestamp | DataType::TimestampTz => match value {
+            Value::Time(t) | Value::Timestamp(t) | Value::TimestampTz(t) => buf.put_i64(*t),
+            _ => return Err(mismatch(value, ty)),
+        },
+        DataType::Interval => match value {
+            Value::Interval(iv) => {
+                buf.put_i64(iv.micros);
+                buf.put_i32(iv.days);
+                buf.put_i32(iv.months);
+            }
+            _ => return Err(mismatch(value, ty)),
+        },
+        DataType::Bytea => match value {
+            Value::Bytea(b) => buf.put_slice(b),
+            _ => return Err(mismatch(value, ty)),
+        },
+        DataType::Uuid => match value {
+            Value::Uuid(u) => buf.put_slice(u),
+            _ => return Err(mismatch(value, ty)),
+        },
     }
     Ok(())
 }
@@ -208,6 +268,27 @@ pub fn decode_binary(bytes: &[u8], ty: &DataType, index: usize) -> Result<Value,
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) => {
             Value::Text(utf8(bytes)?.to_string())
         }
+        DataType::Date => Value::Date(i32::from_be_bytes(fixed(4)?.try_into().map_err(|_| bad())?)),
+        DataType::Time => Value::Time(i64::from_be_bytes(fixed(8)?.try_into().map_err(|_| bad())?)),
+        DataType::Timestamp => {
+            Value::Timestamp(i64::from_be_bytes(fixed(8)?.try_into().map_err(|_| bad())?))
+        }
+        DataType::TimestampTz => {
+            Value::TimestampTz(i64::from_be_bytes(fixed(8)?.try_into().map_err(|_| bad())?))
+        }
+        DataType::Interval => {
+            let b = fixed(16)?;
+            let micros = i64::from_be_bytes(b[..8].try_into().map_err(|_| bad())?);
+            let days = i32::from_be_bytes(b[8..12].try_into().map_err(|_| bad())?);
+            let months = i32::from_be_bytes(b[12..].try_into().map_err(|_| bad())?);
+            Value::Interval(sledgres_planner::Interval {
+                months,
+                days,
+                micros,
+            })
+        }
+        DataType::Bytea => Value::Bytea(bytes.to_vec()),
+        DataType::Uuid => Value::Uuid(fixed(16)?.try_into().map_err(|_| bad())?),
     })
 }
 
@@ -367,6 +448,50 @@ mod tests {
         buf.chunks(2)
             .map(|c| u16::from_be_bytes([c[0], c[1]]))
             .collect()
+    }
+
+    fn hex(value: &Value, ty: &DataType) -> String {
+        let mut buf = BytesMut::new();
+        encode_binary(value, ty, &mut buf).unwrap();
+        let back = decode_binary(&buf, ty, 0).unwrap();
+        assert_eq!(&back, value, "binary round trip of {ty}");
+        buf.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Expected bytes are date_send / time_send / timestamp_send / interval_send / uuid_send
+    /// output from PostgreSQL 15.
+    #[test]
+    fn datetime_and_uuid_binary_match_postgres() {
+        // date_send('2020-01-02')
+        assert_eq!(hex(&Value::Date(7306), &DataType::Date), "00001c8a");
+        // time_send('01:02:03.5')
+        assert_eq!(
+            hex(&Value::Time(3_723_500_000), &DataType::Time),
+            "00000000ddf019e0"
+        );
+        // timestamp_send('2020-01-02 03:04:05')
+        assert_eq!(
+            hex(&Value::Timestamp(631_249_445_000_000), &DataType::Timestamp),
+            "00023e1e36ef1340"
+        );
+        // interval_send('1 year 2 days 00:00:01')
+        let iv = sledgres_planner::Interval {
+            months: 12,
+            days: 2,
+            micros: 1_000_000,
+        };
+        assert_eq!(
+            hex(&Value::Interval(iv), &DataType::Interval),
+            "00000000000f4240000000020000000c"
+        );
+        let u = [
+            0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38,
+            0x0a, 0x11,
+        ];
+        assert_eq!(
+            hex(&Value::Uuid(u), &DataType::Uuid),
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11"
+        );
     }
 
     /// Expected words are numeric_send's output in PostgreSQL 15

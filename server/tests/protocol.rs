@@ -10,57 +10,15 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_postgres::types::{FromSql, Type};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{NoTls, SimpleQueryMessage};
 
-async fn server() -> sledgres::RunningServer {
-    sledgres::start(sledgres::ServerConfig {
-        listen: "127.0.0.1:0".into(),
-        data_dir: None,
-    })
-    .await
-    .expect("server starts")
-}
-
-async fn connect(server: &sledgres::RunningServer) -> Client {
-    let (client, conn) = tokio_postgres::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=postgres dbname=postgres",
-            server.addr.port()
-        ),
-        NoTls,
-    )
-    .await
-    .expect("connect");
-    tokio::spawn(conn);
-    client
-}
+mod common;
+use common::{connect, rows, s, server};
 
 fn sqlstate(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
         .map(|d| d.code().code().to_string())
         .unwrap_or_else(|| format!("not a db error: {e} {:?}", e.source()))
-}
-
-/// The data rows of a simple query, as text.
-async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).map(|s| s.to_string()))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
-
-fn s(v: &str) -> Option<String> {
-    Some(v.to_string())
 }
 
 /// A numeric column read in binary format and decoded by the server's own decoder, so the

@@ -8,8 +8,11 @@
 //! - [`target`]: which server a file runs against, and a clean database per file;
 //! - [`sqlite`]: our runner for SQLite's classic sqllogictest corpus (`sql-tests/sqlite/`);
 //! - [`slt`]: engines for the `sqllogictest` crate over the simple and the extended query
-//!   protocol, used by the `.slt` suite (`sql-tests/slt/`, `tests/slt.rs`).
+//!   protocol, used by the `.slt` suite (`sql-tests/slt/`, `tests/slt.rs`);
+//! - [`isolation`]: multi-session specs with blocking steps (`sql-tests/isolation/`,
+//!   `tests/isolation.rs`).
 
+pub mod isolation;
 pub mod slt;
 pub mod sqlite;
 pub mod target;

@@ -72,7 +72,10 @@ fn check(name: &str, mut cmd: Command, install_hint: &str) {
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr);
         if std::env::var(COMPLETE_ENV).is_ok() {
-            assert!(output.status.success(), "{name} failed:\n{stdout}\n{stderr}");
+            assert!(
+                output.status.success(),
+                "{name} failed:\n{stdout}\n{stderr}"
+            );
             std::fs::write(&expected_path, &stdout).expect("write expected file");
             return;
         }
@@ -85,16 +88,17 @@ fn check(name: &str, mut cmd: Command, install_hint: &str) {
                 line_diff(&expected, &stdout)
             );
         }
-        assert!(output.status.success(), "{name} exited with {}", output.status);
+        assert!(
+            output.status.success(),
+            "{name} exited with {}",
+            output.status
+        );
     });
 }
 
 fn run_with_timeout(cmd: &mut Command) -> std::io::Result<std::process::Output> {
     use std::process::Stdio;
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let started = std::time::Instant::now();
     loop {
         if child.try_wait()?.is_some() {

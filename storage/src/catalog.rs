@@ -4,8 +4,10 @@
 //! `keys.rs`), so DDL is transactional: a CREATE TABLE inside a rolled-back transaction never
 //! existed, and a concurrent transaction does not see a table created after its snapshot.
 //!
-//! Expressions in the catalog (column defaults) are opaque strings written and read by the
-//! planner; storage never interprets them.
+//! Expressions in the catalog (column defaults, CHECK constraints) are opaque strings written
+//! and read by the planner; storage never interprets them. Storage enforces only what needs
+//! its locks and keys (primary keys, unique indexes); CHECK and FOREIGN KEY constraints are
+//! kept here for the planner, which checks them on every write (see `planner/src/exec/dml.rs`).
 
 use crate::types::DataType;
 use serde::{Deserialize, Serialize};
@@ -52,6 +54,51 @@ pub struct TableDef {
     pub primary_key_name: Option<String>,
     /// Secondary indexes (unique or not). The primary key is not listed here.
     pub indexes: Vec<IndexDef>,
+    /// CHECK and FOREIGN KEY constraints (PRIMARY KEY and UNIQUE are indexes).
+    pub constraints: Vec<Constraint>,
+}
+
+/// A constraint the planner enforces.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Constraint {
+    /// `CHECK (expr)`: a row passes unless `expr` is false (NULL passes).
+    Check {
+        name: String,
+        /// The expression's SQL text, over the table's column names.
+        expr: String,
+    },
+    ForeignKey(ForeignKeyDef),
+}
+
+impl Constraint {
+    pub fn name(&self) -> &str {
+        match self {
+            Constraint::Check { name, .. } => name,
+            Constraint::ForeignKey(f) => &f.name,
+        }
+    }
+}
+
+/// `FOREIGN KEY (columns) REFERENCES ref_table (ref_columns)`. The referenced columns are
+/// the primary key or a unique index of `ref_table`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub ref_table: TableId,
+    pub ref_columns: Vec<usize>,
+    pub on_delete: FkAction,
+    pub on_update: FkAction,
+}
+
+/// What a referential action does to referencing rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FkAction {
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
 }
 
 impl TableDef {

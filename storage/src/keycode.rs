@@ -23,7 +23,19 @@
 //!              for negatives every byte after the class is inverted (bigger magnitude
 //!              sorts first, and a longer mantissa sorts first)
 //! text      50 UTF-8 bytes with 00 escaped as 00 FF, terminated by 00 01
+//! date      60 i32 big-endian, sign bit flipped (infinities are i32::MIN/MAX already)
+//! time      61 i64 big-endian, sign bit flipped
+//! timestamp 62 i64 big-endian, sign bit flipped (infinities are i64::MIN/MAX already)
+//! tstz      63 i64 big-endian, sign bit flipped (UTC instant)
+//! interval  64 span (months·30 days + days, in µs) as i128 big-endian, sign bit flipped;
+//!              intervals with equal spans ('1 mon' and '30 days') share one encoding, as
+//!              they are equal in PostgreSQL; decoding returns them as days + µs
+//! bytea     70 bytes with 00 escaped as 00 FF, terminated by 00 01 (like text)
+//! uuid      71 16 bytes
 //! ```
+//!
+//! Tags 0x60–0x71 were added with the date/time, bytea and uuid types; data written before
+//! them needs no migration since no earlier key used those tags.
 //!
 //! Numerics are normalised (trailing zeros dropped), so `1.0` and `1.00` have one encoding,
 //! as they are equal in a PostgreSQL unique index. Decoding therefore returns the canonical
@@ -32,7 +44,7 @@
 //! for diagnostics and tests.
 
 use crate::error::{Error, Result};
-use crate::types::{Numeric, Value};
+use crate::types::{Interval, Numeric, Value};
 use bigdecimal::BigDecimal;
 use std::str::FromStr;
 
@@ -41,6 +53,13 @@ const TAG_INT: u8 = 0x20;
 const TAG_FLOAT: u8 = 0x30;
 const TAG_NUMERIC: u8 = 0x40;
 const TAG_TEXT: u8 = 0x50;
+const TAG_DATE: u8 = 0x60;
+const TAG_TIME: u8 = 0x61;
+const TAG_TIMESTAMP: u8 = 0x62;
+const TAG_TIMESTAMPTZ: u8 = 0x63;
+const TAG_INTERVAL: u8 = 0x64;
+const TAG_BYTEA: u8 = 0x70;
+const TAG_UUID: u8 = 0x71;
 const TAG_NULL: u8 = 0xFF;
 
 const NUM_NEG_INF: u8 = 0;
@@ -64,17 +83,41 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
         Value::Float4(f) => encode_float(*f as f64, out),
         Value::Float8(f) => encode_float(*f, out),
         Value::Numeric(n) => encode_numeric(n, out),
-        Value::Text(s) => {
-            out.push(TAG_TEXT);
-            for &b in s.as_bytes() {
-                out.push(b);
-                if b == 0 {
-                    out.push(0xFF);
-                }
-            }
-            out.extend_from_slice(&[0x00, 0x01]);
+        Value::Text(s) => encode_bytes(TAG_TEXT, s.as_bytes(), out),
+        Value::Date(d) => {
+            out.push(TAG_DATE);
+            out.extend_from_slice(&((*d as u32) ^ (1 << 31)).to_be_bytes());
+        }
+        Value::Time(t) => encode_i64(TAG_TIME, *t, out),
+        Value::Timestamp(t) => encode_i64(TAG_TIMESTAMP, *t, out),
+        Value::TimestampTz(t) => encode_i64(TAG_TIMESTAMPTZ, *t, out),
+        Value::Interval(iv) => {
+            out.push(TAG_INTERVAL);
+            out.extend_from_slice(&((iv.span() as u128) ^ (1 << 127)).to_be_bytes());
+        }
+        Value::Bytea(b) => encode_bytes(TAG_BYTEA, b, out),
+        Value::Uuid(u) => {
+            out.push(TAG_UUID);
+            out.extend_from_slice(u);
         }
     }
+}
+
+/// Escaped, terminated byte strings (text and bytea): 00 becomes 00 FF, the end is 00 01.
+fn encode_bytes(tag: u8, bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(tag);
+    for &b in bytes {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+    out.extend_from_slice(&[0x00, 0x01]);
+}
+
+fn encode_i64(tag: u8, i: i64, out: &mut Vec<u8>) {
+    out.push(tag);
+    out.extend_from_slice(&((i as u64) ^ (1 << 63)).to_be_bytes());
 }
 
 /// Encodes several values one after the other (a composite key or key prefix).
@@ -148,7 +191,9 @@ pub fn skip_value(bytes: &[u8]) -> Result<usize> {
     let len = match tag {
         TAG_NULL => 1,
         TAG_BOOL => 2,
-        TAG_INT | TAG_FLOAT => 9,
+        TAG_INT | TAG_FLOAT | TAG_TIME | TAG_TIMESTAMP | TAG_TIMESTAMPTZ => 9,
+        TAG_DATE => 5,
+        TAG_INTERVAL | TAG_UUID => 17,
         TAG_NUMERIC => match *bytes.get(1).ok_or_else(corrupt)? {
             NUM_NEG | NUM_POS => {
                 let term = if bytes[1] == NUM_NEG { 0xFF } else { 0x00 };
@@ -157,7 +202,7 @@ pub fn skip_value(bytes: &[u8]) -> Result<usize> {
             }
             _ => 2,
         },
-        TAG_TEXT => {
+        TAG_TEXT | TAG_BYTEA => {
             let mut i = 1;
             loop {
                 match (bytes.get(i), bytes.get(i + 1)) {
@@ -225,21 +270,55 @@ pub fn decode_value(bytes: &[u8]) -> Result<(Value, usize)> {
                 Numeric::Finite(d.normalized())
             }
         }),
-        TAG_TEXT => {
-            let content = &body[..body.len() - 2];
-            let mut out = Vec::with_capacity(content.len());
-            let mut i = 0;
-            while i < content.len() {
-                out.push(content[i]);
-                i += if content[i] == 0 { 2 } else { 1 };
-            }
-            Value::Text(
-                String::from_utf8(out).map_err(|e| Error::Internal(format!("text key: {e}")))?,
-            )
+        TAG_TEXT => Value::Text(
+            String::from_utf8(unescape(body))
+                .map_err(|e| Error::Internal(format!("text key: {e}")))?,
+        ),
+        TAG_BYTEA => Value::Bytea(unescape(body)),
+        TAG_DATE => {
+            let b: [u8; 4] = body
+                .try_into()
+                .map_err(|_| Error::Internal("truncated key encoding".into()))?;
+            Value::Date((u32::from_be_bytes(b) ^ (1 << 31)) as i32)
         }
+        TAG_TIME => Value::Time(decode_i64(body)?),
+        TAG_TIMESTAMP => Value::Timestamp(decode_i64(body)?),
+        TAG_TIMESTAMPTZ => Value::TimestampTz(decode_i64(body)?),
+        TAG_INTERVAL => {
+            let b: [u8; 16] = body
+                .try_into()
+                .map_err(|_| Error::Internal("truncated key encoding".into()))?;
+            let span = (u128::from_be_bytes(b) ^ (1 << 127)) as i128;
+            let per_day = Interval::MICROS_PER_DAY as i128;
+            Value::Interval(Interval {
+                months: 0,
+                days: (span.div_euclid(per_day)) as i32,
+                micros: span.rem_euclid(per_day) as i64,
+            })
+        }
+        TAG_UUID => Value::Uuid(
+            body.try_into()
+                .map_err(|_| Error::Internal("truncated key encoding".into()))?,
+        ),
         tag => return Err(Error::Internal(format!("unknown key tag {tag:#x}"))),
     };
     Ok((value, len))
+}
+
+/// The content of an escaped, terminated byte string (without its tag).
+fn unescape(body: &[u8]) -> Vec<u8> {
+    let content = &body[..body.len() - 2];
+    let mut out = Vec::with_capacity(content.len());
+    let mut i = 0;
+    while i < content.len() {
+        out.push(content[i]);
+        i += if content[i] == 0 { 2 } else { 1 };
+    }
+    out
+}
+
+fn decode_i64(body: &[u8]) -> Result<i64> {
+    Ok((u64::from_be_bytes(fixed8(body)?) ^ (1 << 63)) as i64)
 }
 
 /// Decodes every value in `bytes`.
@@ -364,12 +443,53 @@ mod tests {
                 .collect();
             texts.push(Value::Text(s));
         }
+        let mut dates = vec![Value::Null, Value::Date(i32::MIN), Value::Date(i32::MAX)];
+        let mut stamps = vec![Value::Null, Value::Timestamp(i64::MIN), Value::Timestamp(0)];
+        let mut stamptzs = vec![Value::Null, Value::TimestampTz(i64::MAX)];
+        let mut times = vec![Value::Null, Value::Time(0), Value::Time(86_400_000_000)];
+        let mut intervals = vec![Value::Null];
+        let mut byteas = vec![
+            Value::Null,
+            Value::Bytea(vec![]),
+            Value::Bytea(vec![0]),
+            Value::Bytea(vec![0, 0]),
+            Value::Bytea(vec![0xFF]),
+        ];
+        let mut uuids = vec![Value::Null, Value::Uuid([0; 16]), Value::Uuid([0xFF; 16])];
+        for _ in 0..200 {
+            let r = rng.next();
+            dates.push(Value::Date(r as i32));
+            stamps.push(Value::Timestamp(rng.next() as i64));
+            stamptzs.push(Value::TimestampTz((r >> 3) as i64 - (1 << 59)));
+            times.push(Value::Time((r % 86_400_000_001) as i64));
+            intervals.push(Value::Interval(Interval {
+                months: (rng.next() % 200) as i32 - 100,
+                days: (rng.next() % 7000) as i32 - 3500,
+                micros: rng.next() as i64 >> 20,
+            }));
+            let len = rng.next() % 4;
+            byteas.push(Value::Bytea(
+                (0..len)
+                    .map(|_| [0u8, 1, 0xFF][(rng.next() % 3) as usize])
+                    .collect(),
+            ));
+            let mut u = [0u8; 16];
+            u[..8].copy_from_slice(&rng.next().to_be_bytes());
+            uuids.push(Value::Uuid(u));
+        }
         vec![
             ints,
             floats,
             nums,
             texts,
             vec![Value::Bool(false), Value::Bool(true)],
+            dates,
+            stamps,
+            stamptzs,
+            times,
+            intervals,
+            byteas,
+            uuids,
         ]
     }
 

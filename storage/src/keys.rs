@@ -34,9 +34,9 @@ use crate::types::Value;
 pub const META: &[u8] = &[0x00, b'm', b'e', b't', b'a'];
 /// Every versioned key is at or above this.
 pub const DATA_START: &[u8] = &[CATALOG];
-const CATALOG: u8 = 0x01;
-const ROW: u8 = 0x02;
-const INDEX: u8 = 0x03;
+pub const CATALOG: u8 = 0x01;
+pub const ROW: u8 = 0x02;
+pub const INDEX: u8 = 0x03;
 const TABLE_NAME_LOCK: u8 = 0x04;
 
 /// Length of the version suffix.

@@ -47,11 +47,13 @@ mod txn_tests;
 #[cfg(test)]
 mod vacuum_tests;
 
-pub use catalog::{ColumnDef, IndexDef, IndexId, TableDef, TableId};
+pub use catalog::{
+    ColumnDef, Constraint, FkAction, ForeignKeyDef, IndexDef, IndexId, TableDef, TableId,
+};
 pub use error::{Error, Result};
 pub use store::{IsolationLevel, Store, TxnOptions};
 pub use transaction::{
     KeyRange, RowIter, RowKey, RowLockMode, RowLockOutcome, Savepoint, Transaction, WaitPolicy,
 };
-pub use types::{DataType, Numeric, Row, Value};
+pub use types::{DataType, Interval, Numeric, Row, Value};
 pub use vacuum::VacuumStats;

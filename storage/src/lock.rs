@@ -27,8 +27,9 @@
 //!   cancel flag (→ `Error::Cancelled`) and `lock_timeout` (→ `Error::LockNotAvailable`).
 //! - Deadlocks: a waiter waits for every holder whose mode conflicts with its request and for
 //!   every conflicting request queued ahead of it; those are its edges in the waits-for graph.
-//!   As in PostgreSQL, a waiter searches for a cycle through itself once, after waiting
-//!   [`DEADLOCK_TIMEOUT`]; searches are serialised by one mutex and the victim leaves the graph
+//!   As in PostgreSQL, a waiter searches for a cycle through itself once, after waiting its
+//!   session's `deadlock_timeout` ([`WaitLimits::deadlock_timeout`], default
+//!   [`DEADLOCK_TIMEOUT`]); searches are serialised by one mutex and the victim leaves the graph
 //!   before the next search runs, so only one member of a cycle is chosen.
 //!
 //! Not yet: the lock table grows with the number of rows a transaction writes or locks (a
@@ -42,7 +43,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a waiter waits before checking for a deadlock (PostgreSQL's deadlock_timeout).
+/// How long a waiter waits before checking for a deadlock when its session did not say
+/// (PostgreSQL's default `deadlock_timeout`).
 pub const DEADLOCK_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often a waiter wakes up to check for cancellation and timeouts.
 const POLL: Duration = Duration::from_millis(50);
@@ -133,6 +135,10 @@ struct Shard {
 pub struct WaitLimits {
     pub interrupt: Option<Arc<AtomicBool>>,
     pub timeout: Option<Duration>,
+    /// How long to wait before searching for a deadlock (the session's `deadlock_timeout`);
+    /// `None` means [`DEADLOCK_TIMEOUT`]. Sessions in a cycle with different values make the
+    /// one with the shorter delay the victim, as in PostgreSQL: it searches first.
+    pub deadlock_timeout: Option<Duration>,
 }
 
 /// The result of a lock request.
@@ -238,6 +244,7 @@ impl LockManager {
                 .is_some_and(|m| m >= mode)
         };
         let start = Instant::now();
+        let deadlock_after = limits.deadlock_timeout.unwrap_or(DEADLOCK_TIMEOUT);
         let mut checked = false;
         let outcome = loop {
             // Checked under the shard mutex, which `wait_for` releases atomically: a release
@@ -261,7 +268,7 @@ impl LockManager {
                     ));
                 }
             }
-            if !checked && start.elapsed() >= DEADLOCK_TIMEOUT {
+            if !checked && start.elapsed() >= deadlock_after {
                 checked = true;
                 if let Some(detail) = MutexGuard::unlocked(&mut locks, || self.detect(txn)) {
                     // The lock may have been granted while we looked.
@@ -278,6 +285,9 @@ impl LockManager {
             let mut nap = POLL;
             if let Some(t) = limits.timeout {
                 nap = nap.min(t.saturating_sub(start.elapsed()));
+            }
+            if !checked {
+                nap = nap.min(deadlock_after.saturating_sub(start.elapsed()));
             }
             shard.cond.wait_for(&mut locks, nap);
         };
@@ -459,5 +469,41 @@ mod tests {
             .filter(|(_, r)| matches!(r, Err(Error::Deadlock { .. })))
             .count();
         assert_eq!(errors, 1, "{first:?} {second:?}");
+    }
+
+    #[test]
+    fn shorter_deadlock_timeout_picks_the_victim() {
+        // Txn 1 searches after 5 s, txn 2 after 50 ms: txn 2 must be the victim, and quickly.
+        let lm = Arc::new(LockManager::default());
+        lm.acquire(b"a", 1, &WaitLimits::default()).unwrap();
+        lm.acquire(b"b", 2, &WaitLimits::default()).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let start = Instant::now();
+        for (txn, key, delay) in [(1u64, b"b", 5000u64), (2u64, b"a", 50u64)] {
+            let lm = lm.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let limits = WaitLimits {
+                    deadlock_timeout: Some(Duration::from_millis(delay)),
+                    ..Default::default()
+                };
+                let r = lm.acquire(key, txn, &limits);
+                if r.is_err() {
+                    lm.release(if txn == 1 { b"a" } else { b"b" }, txn);
+                }
+                tx.send((txn, r)).unwrap();
+            });
+        }
+        let (victim, r) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(victim, 2);
+        assert!(matches!(r, Err(Error::Deadlock { .. })), "{r:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        let (survivor, r) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(survivor, 1);
+        assert!(r.unwrap());
     }
 }

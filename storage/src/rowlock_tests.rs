@@ -26,6 +26,7 @@ fn setup() -> (Store, TableId) {
             columns: vec![col("id"), col("value")],
             primary_key: vec![0],
             primary_key_name: Some("test_pkey".into()),
+            constraints: vec![],
             indexes: vec![],
         })
         .unwrap();

@@ -31,6 +31,7 @@ fn setup() -> (Store, TableId, IndexId) {
             columns: vec![col("id"), col("value")],
             primary_key: vec![0],
             primary_key_name: Some("test_pkey".into()),
+            constraints: vec![],
             indexes: vec![IndexDef {
                 id: 0,
                 name: "test_value_idx".into(),
@@ -551,6 +552,7 @@ fn other_table(store: &Store) -> TableId {
             columns: vec![col("id"), col("value")],
             primary_key: vec![0],
             primary_key_name: None,
+            constraints: vec![],
             indexes: vec![],
         })
         .unwrap();

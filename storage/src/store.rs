@@ -15,6 +15,7 @@ use crate::kv::{Kv, MemoryKv, SledKv};
 use crate::lock::LockManager;
 use crate::ssi::Ssi;
 use crate::transaction::{CatalogList, Transaction};
+pub use crate::vacuum::StoreStats;
 use crate::vacuum::{self, Snapshots, VacuumStats};
 use parking_lot::Mutex;
 use std::fs::File;
@@ -240,6 +241,12 @@ impl Store {
     /// [`Transaction::begin_statement`].
     pub fn begin(&self, opts: TxnOptions) -> Result<Transaction> {
         Ok(Transaction::new(self.inner.clone(), opts))
+    }
+
+    /// Counts what is stored, version by version: a full scan of the keyspace, for tests and
+    /// diagnostics (the bounded-space stress test asserts vacuum keeps these bounded).
+    pub fn stats(&self) -> Result<StoreStats> {
+        vacuum::count(&*self.inner.kv)
     }
 
     /// Flushes everything to disk (used at shutdown).

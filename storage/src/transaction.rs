@@ -810,6 +810,40 @@ impl Transaction {
         self.write_table_def(&def)
     }
 
+    /// Replaces a table's definition (ALTER TABLE, ADD/DROP CONSTRAINT). The caller keeps
+    /// `id`, the indexes and the rows consistent with it.
+    pub fn alter_table(&self, def: &TableDef) -> Result<()> {
+        self.check_writable("ALTER TABLE")?;
+        let key = keys::catalog_key(def.id);
+        self.lock(&key)?;
+        if self.current_version(&key, self.view()?)?.is_none() {
+            return Err(self.undefined_table(def.id));
+        }
+        self.write_table_def(def)
+    }
+
+    /// Every row of the table in the newest committed data overlaid by all own writes,
+    /// ignoring the snapshot: what a foreign key check on a referenced row's removal must
+    /// see (PostgreSQL runs those checks with a fresh snapshot), so that a referencing row
+    /// committed after our snapshot is not missed.
+    pub fn scan_latest(&self, table: TableId) -> Result<RowIter> {
+        self.table(table)?;
+        let prefix = keys::table_prefix(table);
+        let end =
+            prefix_successor(&prefix).ok_or_else(|| Error::Internal("table prefix".into()))?;
+        let prefix_len = prefix.len();
+        let scan = mvcc::Scan::new(
+            self.kv(),
+            self.inner.buffer.clone(),
+            prefix..end,
+            ReadView::LATEST,
+        );
+        Ok(Box::new(scan.map(move |item| {
+            let (key, bytes) = item?;
+            Ok((RowKey(key[prefix_len..].to_vec()), decode_row(&bytes)?))
+        })))
+    }
+
     // --- reads (at the statement's snapshot) ------------------------------------------------
 
     /// Every visible row of the table, in row-key order.
@@ -956,7 +990,13 @@ impl Transaction {
                 ))),
             };
         }
-        self.locked_row_outcome(&ukey, view).map(Some)
+        // PostgreSQL's LockRows reports a concurrent delete as a concurrent *update*.
+        self.locked_row_outcome(&ukey, view)
+            .map_err(|e| match e {
+                Error::Serialization { .. } => serialization_failure(false),
+                e => e,
+            })
+            .map(Some)
     }
 
     /// What a transaction that just locked `ukey` must do with it (see [`RowLockOutcome`]).
@@ -1134,5 +1174,10 @@ impl Transaction {
     /// `Error::LockNotAvailable("canceling statement due to lock timeout")`.
     pub fn set_lock_timeout(&self, timeout: Option<std::time::Duration>) {
         self.inner.policy.lock().timeout = timeout;
+    }
+    /// `deadlock_timeout`: how long a lock wait lasts before it searches for a deadlock
+    /// (None = the default, one second).
+    pub fn set_deadlock_timeout(&self, delay: Option<std::time::Duration>) {
+        self.inner.policy.lock().deadlock_timeout = delay;
     }
 }

@@ -31,6 +31,7 @@ fn table_def(name: &str) -> TableDef {
         ],
         primary_key: vec![0],
         primary_key_name: Some(format!("{name}_pkey")),
+        constraints: vec![],
         indexes: vec![
             IndexDef {
                 id: 0,

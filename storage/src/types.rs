@@ -12,6 +12,14 @@
 //! - A total order over values of the same type ([`Value::cmp_same_type`]), matching PostgreSQL's
 //!   btree order (NaN above every other float, `-0 = 0`), used by sorting and the key encoding.
 //!
+//! Date/time values use PostgreSQL's own representations, so binary wire formats are a
+//! byte-swap away and arithmetic matches its overflow points: `date` is days since
+//! 2000-01-01 (`i32::MIN`/`i32::MAX` are `-infinity`/`infinity`), `time` is microseconds since
+//! midnight, `timestamp` is microseconds since 2000-01-01 00:00 and `timestamptz` the same
+//! instant in UTC (`i64::MIN`/`i64::MAX` are the infinities); `interval` keeps months, days and
+//! microseconds apart because a month has no fixed length. Intervals compare (and are equal)
+//! by their span with a month counted as 30 days and a day as 24 hours, as in PostgreSQL.
+//!
 //! Values are serialised with serde/postcard for row storage (see `transaction.rs`) and with the
 //! order-preserving encoding in `keycode.rs` for keys.
 
@@ -39,6 +47,16 @@ pub enum DataType {
     Varchar(Option<u32>),
     /// `char(n)` (bpchar); `char` alone is `char(1)`.
     Char(u32),
+    Date,
+    /// `time without time zone`.
+    Time,
+    /// `timestamp without time zone`.
+    Timestamp,
+    /// `timestamp with time zone`.
+    TimestampTz,
+    Interval,
+    Bytea,
+    Uuid,
 }
 
 impl DataType {
@@ -62,6 +80,13 @@ impl DataType {
             DataType::Varchar(Some(n)) => format!("character varying({n})"),
             DataType::Varchar(None) => "character varying".into(),
             DataType::Char(n) => format!("character({n})"),
+            DataType::Date => "date".into(),
+            DataType::Time => "time without time zone".into(),
+            DataType::Timestamp => "timestamp without time zone".into(),
+            DataType::TimestampTz => "timestamp with time zone".into(),
+            DataType::Interval => "interval".into(),
+            DataType::Bytea => "bytea".into(),
+            DataType::Uuid => "uuid".into(),
         }
     }
 }
@@ -99,6 +124,25 @@ impl Numeric {
     }
 }
 
+/// An `interval`: months, days and microseconds, kept apart as PostgreSQL keeps them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Interval {
+    pub months: i32,
+    pub days: i32,
+    pub micros: i64,
+}
+
+impl Interval {
+    pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+    /// The span used for comparison: a month is 30 days, a day 24 hours (PostgreSQL's
+    /// `interval_cmp_value`).
+    pub fn span(&self) -> i128 {
+        (self.months as i128 * 30 + self.days as i128) * Self::MICROS_PER_DAY as i128
+            + self.micros as i128
+    }
+}
+
 /// One datum. `Null` is typeless; everything else carries its type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Value {
@@ -112,6 +156,17 @@ pub enum Value {
     Numeric(Numeric),
     /// text, varchar(n) and char(n).
     Text(String),
+    /// Days since 2000-01-01; `i32::MIN`/`i32::MAX` are `-infinity`/`infinity`.
+    Date(i32),
+    /// Microseconds since midnight.
+    Time(i64),
+    /// Microseconds since 2000-01-01 00:00; `i64::MIN`/`i64::MAX` are the infinities.
+    Timestamp(i64),
+    /// Microseconds since 2000-01-01 00:00 UTC; `i64::MIN`/`i64::MAX` are the infinities.
+    TimestampTz(i64),
+    Interval(Interval),
+    Bytea(Vec<u8>),
+    Uuid([u8; 16]),
 }
 
 /// A row: one value per column, in the table's column order.
@@ -139,6 +194,13 @@ impl Value {
             (Float8(a), Float8(b)) => float_cmp(*a, *b),
             (Numeric(a), Numeric(b)) => a.total_cmp(b),
             (Text(a), Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Date(a), Date(b)) => a.cmp(b),
+            (Time(a), Time(b)) => a.cmp(b),
+            (Timestamp(a), Timestamp(b)) => a.cmp(b),
+            (TimestampTz(a), TimestampTz(b)) => a.cmp(b),
+            (Interval(a), Interval(b)) => a.span().cmp(&b.span()),
+            (Bytea(a), Bytea(b)) => a.cmp(b),
+            (Uuid(a), Uuid(b)) => a.cmp(b),
             _ => self.variant_rank().cmp(&other.variant_rank()),
         }
     }
@@ -153,6 +215,13 @@ impl Value {
             Value::Float8(_) => 5,
             Value::Numeric(_) => 6,
             Value::Text(_) => 7,
+            Value::Date(_) => 8,
+            Value::Time(_) => 9,
+            Value::Timestamp(_) => 10,
+            Value::TimestampTz(_) => 11,
+            Value::Interval(_) => 12,
+            Value::Bytea(_) => 13,
+            Value::Uuid(_) => 14,
             Value::Null => 255,
         }
     }

@@ -84,6 +84,50 @@ impl std::ops::AddAssign for VacuumStats {
     }
 }
 
+/// What the keyspace holds, counted version by version ([`count`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Distinct user keys (rows, index entries, catalog entries), whatever their versions.
+    pub user_keys: u64,
+    /// Versions of every kind, tombstones included.
+    pub versions: u64,
+    /// Row versions (kind 0x02), tombstones included.
+    pub row_versions: u64,
+    /// Secondary-index entry versions (kind 0x03), tombstones included.
+    pub index_versions: u64,
+    /// Catalog versions (kind 0x01), tombstones included.
+    pub catalog_versions: u64,
+    /// Versions that say "no row" (deletions).
+    pub tombstones: u64,
+}
+
+/// Counts every version in the keyspace. A full scan: for tests and diagnostics only.
+pub fn count(kv: &dyn Kv) -> Result<StoreStats> {
+    let mut stats = StoreStats::default();
+    let mut current: Option<Vec<u8>> = None;
+    for item in kv.scan(keys::DATA_START.to_vec()..vec![0xFF]) {
+        let (k, v) = item?;
+        let Some((user, _)) = keys::split_version(&k) else {
+            continue;
+        };
+        if current.as_deref() != Some(user) {
+            current = Some(user.to_vec());
+            stats.user_keys += 1;
+        }
+        stats.versions += 1;
+        match user.first() {
+            Some(&keys::CATALOG) => stats.catalog_versions += 1,
+            Some(&keys::ROW) => stats.row_versions += 1,
+            Some(&keys::INDEX) => stats.index_versions += 1,
+            _ => {}
+        }
+        if v.first() != Some(&1) {
+            stats.tombstones += 1;
+        }
+    }
+    Ok(stats)
+}
+
 /// The catalog as vacuum needs it: which tables are gone and which indexes still exist.
 struct CatalogState {
     /// Tables with at least one version that some snapshot may still see as live.

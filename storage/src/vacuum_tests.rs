@@ -24,6 +24,7 @@ fn create(store: &Store, name: &str) -> TableId {
             columns: vec![col("id"), col("value")],
             primary_key: vec![0],
             primary_key_name: None,
+            constraints: vec![],
             indexes: vec![IndexDef {
                 id: 0,
                 name: format!("{name}_value_idx"),
@@ -238,4 +239,32 @@ fn passes_have_bounded_work_and_resume() {
         stats.versions_removed + store.vacuum().unwrap().versions_removed,
         4
     );
+}
+
+#[test]
+fn stats_count_versions_by_kind() {
+    let store = quiet_store();
+    let t = create(&store, "t");
+    set(&store, t, 1, 1);
+    set(&store, t, 2, 2);
+    set(&store, t, 1, 10);
+    delete(&store, t, 2);
+    // Rows: 1@1, 1@10, 2@2, 2⌫. Index entries: (1,1) and its tombstone, (10,1), (2,2) and its
+    // tombstone. Catalog: one definition.
+    let s = store.stats().unwrap();
+    assert_eq!(s.row_versions, 4, "{s:?}");
+    assert_eq!(s.index_versions, 5, "{s:?}");
+    assert_eq!(s.catalog_versions, 1, "{s:?}");
+    assert_eq!(s.tombstones, 3, "{s:?}");
+    assert_eq!(s.versions, 10);
+    assert_eq!(s.user_keys, 2 + 3 + 1);
+    assert_eq!(s.versions as usize, versions(&store));
+    store.vacuum().unwrap();
+    let s = store.stats().unwrap();
+    assert_eq!(
+        (s.row_versions, s.index_versions, s.tombstones),
+        (1, 1, 0),
+        "{s:?}"
+    );
+    assert_eq!(s.user_keys, 3);
 }

@@ -245,6 +245,24 @@ impl Binder<'_> {
                     _ => Err(unsupported("this typed literal")),
                 }
             }
+            A::Interval(iv) => self.bind_interval_literal(iv),
+            A::Extract { field, expr, .. } => {
+                let unit = field.to_string().to_ascii_lowercase();
+                let unit = unit.trim_matches('"').to_string();
+                let arg = self.bind_expr(expr)?;
+                self.call_function(
+                    "extract",
+                    vec![Expr::Literal(Value::Text(unit), DataType::Text), arg],
+                )
+            }
+            A::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => {
+                let ts = self.bind_expr(timestamp)?;
+                let zone = self.bind_expr(time_zone)?;
+                self.call_function("timezone", vec![zone, ts])
+            }
             other => Err(unsupported(&format!("expression {other}"))),
         }
     }
@@ -437,7 +455,11 @@ impl Binder<'_> {
             if base == *ty {
                 return Ok(param);
             }
-            return Ok(Expr::Cast(Box::new(param), ty.clone(), CastContext::Assignment));
+            return Ok(Expr::Cast(
+                Box::new(param),
+                ty.clone(),
+                CastContext::Assignment,
+            ));
         }
         if let Some(from) = e.ty() {
             if from != *ty && !scalar::can_cast(&from, ty, CastContext::Assignment) {
@@ -706,6 +728,9 @@ impl Binder<'_> {
         if name == "set_config" {
             return self.bind_set_config(&args);
         }
+        if let Some(e) = self.bind_catalog_function(&name, &args)? {
+            return Ok(e);
+        }
         let bound = args
             .iter()
             .map(|a| self.bind_expr(a))
@@ -762,6 +787,38 @@ impl Binder<'_> {
                 Ok(Expr::Call(res, args, None))
             }
         }
+    }
+
+    /// Resolves and binds a call of a scalar function on already-bound arguments.
+    fn call_function(&mut self, name: &str, bound: Vec<Expr>) -> Result<Expr> {
+        let types: Vec<_> = bound.iter().map(|e| e.ty()).collect();
+        let res = scalar::resolve_function(name, &types)?;
+        let args = bound
+            .into_iter()
+            .zip(res.arg_types.clone())
+            .map(|(e, t)| self.coerce(e, &t))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Expr::Call(res, args, None))
+    }
+
+    /// `INTERVAL '1 day'`, `INTERVAL '3' HOUR`: a constant interval. A bare number with a
+    /// unit after the string counts in that unit (PostgreSQL's `interval '3' hour`).
+    fn bind_interval_literal(&mut self, iv: &ast::Interval) -> Result<Expr> {
+        let text = match &*iv.value {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                _ => return Err(unsupported("this interval literal")),
+            },
+            _ => return Err(unsupported("this interval literal")),
+        };
+        let text = match &iv.leading_field {
+            Some(f) if text.trim().parse::<f64>().is_ok() => {
+                format!("{} {}", text.trim(), f.to_string().to_ascii_lowercase())
+            }
+            _ => text,
+        };
+        let ty = DataType::Interval;
+        Ok(Expr::Literal(scalar::parse_text(&ty, &text)?, ty))
     }
 
     fn bind_aggregate(

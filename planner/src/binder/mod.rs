@@ -19,6 +19,8 @@
 //! `quantified.rs` (ANY/ALL subqueries), `dml.rs` (INSERT/UPDATE/DELETE), `ddl.rs`
 //! (CREATE/DROP TABLE/INDEX).
 
+pub mod alter;
+mod catalog;
 mod cte;
 mod ddl;
 mod dml;
@@ -37,7 +39,11 @@ use sledgres_storage::{DataType, IndexDef, TableDef, Transaction};
 use sqlparser::ast;
 use std::sync::Arc;
 
-pub use dml::{DeletePlan, InsertPlan, UpdatePlan};
+pub use ddl::{ref_table_id, SELF_REFERENCE};
+pub use dml::{
+    bind_table_rules, ConflictAction, DeletePlan, InsertPlan, OnConflict, Returning,
+    TableRulesBound, UpdatePlan,
+};
 
 /// A result column's name and type.
 #[derive(Clone, Debug)]
@@ -75,6 +81,8 @@ pub enum Bound {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// ALTER TABLE, TRUNCATE, DROP TABLE/VIEW, CREATE VIEW (`alter.rs`).
+    Ddl(alter::DdlPlan),
 }
 
 /// One visible column of a FROM clause.
@@ -137,6 +145,8 @@ pub struct Binder<'a> {
     pub(crate) locking: locking::Locking,
     /// CTEs visible where we are binding, innermost last (see `cte.rs`).
     pub(crate) ctes: Vec<cte::CteDef>,
+    /// The connection's process id (`pg_backend_pid()`).
+    pub(crate) backend_pid: i32,
 }
 
 /// How the binder sees session settings (see `session_fns.rs`).
@@ -166,6 +176,7 @@ impl<'a> Binder<'a> {
             settings_to_set: vec![],
             locking: Default::default(),
             ctes: vec![],
+            backend_pid: 0,
         }
     }
 
@@ -221,6 +232,9 @@ impl<'a> Binder<'a> {
     pub fn bind_statement(&mut self, stmt: &ast::Statement) -> Result<Bound> {
         match stmt {
             ast::Statement::Query(q) => {
+                if let Some(b) = self.bind_select_into(q) {
+                    return b;
+                }
                 let (plan, columns) = self.bind_query(q)?;
                 Ok(Bound::Query { plan, columns })
             }
@@ -230,6 +244,20 @@ impl<'a> Binder<'a> {
             ast::Statement::CreateTable(c) => self.bind_create_table(c),
             ast::Statement::CreateIndex(c) => self.bind_create_index(c),
             ast::Statement::CreateView(c) => self.bind_create_view(c),
+            ast::Statement::Truncate(t) => self.bind_truncate(t),
+            ast::Statement::AlterTable(a) => self.bind_alter_table(a),
+            ast::Statement::Drop {
+                object_type: object_type @ (ast::ObjectType::Table | ast::ObjectType::View),
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => self.bind_drop_relations(
+                names,
+                matches!(object_type, ast::ObjectType::View),
+                *if_exists,
+                *cascade,
+            ),
             ast::Statement::Drop {
                 object_type,
                 if_exists,

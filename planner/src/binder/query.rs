@@ -991,7 +991,6 @@ impl Binder<'_> {
                         .unwrap_or_default();
                     return self.bind_cte_ref(i, qual, &renames);
                 }
-                let table = self.relation(name)?;
                 let qual = match alias {
                     Some(a) => ident(&a.name),
                     None => object_name(name)?,
@@ -1000,6 +999,11 @@ impl Binder<'_> {
                     .as_ref()
                     .map(|a| a.columns.iter().map(|c| ident(&c.name)).collect())
                     .unwrap_or_default();
+                // System catalogs (pg_class, information_schema.tables …): see binder/catalog.rs.
+                if let Some(plan) = self.bind_virtual_relation(name, &qual, &renames)? {
+                    return Ok(plan);
+                }
+                let table = self.relation(name)?;
                 if let Some(sql) = super::view::view_sql(&table) {
                     let sql = sql.to_string();
                     return self.bind_view_ref(&table, &sql, qual, &renames);
@@ -1085,7 +1089,7 @@ impl Binder<'_> {
     }
 
     /// PostgreSQL's FigureColname: the output name of an unaliased SELECT item.
-    fn figure_name(&self, e: &ast::Expr) -> String {
+    pub(crate) fn figure_name(&self, e: &ast::Expr) -> String {
         use ast::Expr as A;
         match e {
             A::Identifier(i) => ident(i),
@@ -1111,6 +1115,13 @@ impl Binder<'_> {
                 }
             }
             A::Value(v) if matches!(v.value, ast::Value::Boolean(_)) => "bool".into(),
+            A::TypedString(ts) => match scalar::type_from_ast(&ts.data_type) {
+                Ok(t) => type_short_name(&t).into(),
+                Err(_) => "?column?".into(),
+            },
+            A::Interval(_) => "interval".into(),
+            A::Extract { .. } => "extract".into(),
+            A::AtTimeZone { .. } => "timezone".into(),
             _ => "?column?".into(),
         }
     }
@@ -1128,6 +1139,13 @@ fn type_short_name(t: &DataType) -> &'static str {
         DataType::Text => "text",
         DataType::Varchar(_) => "varchar",
         DataType::Char(_) => "bpchar",
+        DataType::Date => "date",
+        DataType::Time => "time",
+        DataType::Timestamp => "timestamp",
+        DataType::TimestampTz => "timestamptz",
+        DataType::Interval => "interval",
+        DataType::Bytea => "bytea",
+        DataType::Uuid => "uuid",
     }
 }
 

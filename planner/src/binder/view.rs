@@ -8,8 +8,9 @@
 //! columns are renamed to the stored names (`CREATE VIEW v (a, b) AS …`). DML and DDL that
 //! resolve a name through `Binder::table` refuse a view.
 //!
-//! Not done: CREATE OR REPLACE of an existing view (it would need a drop-and-create action
-//! in the session), dependency tracking for DROP … CASCADE / RESTRICT.
+//! CREATE OR REPLACE of an existing view keeps its id and may only add columns at the end
+//! (42P16 otherwise); DROP TABLE / DROP VIEW find dependent views (`alter.rs`), refused
+//! with 2BP01 unless CASCADE drops them too.
 
 use super::{ident, unsupported, Binder, Bound};
 use crate::error::{Error, ErrorKind, Result};
@@ -37,9 +38,6 @@ impl Binder<'_> {
             [s, n] => (s.clone(), n.clone()),
             _ => return Err(unsupported("cross-database references")),
         };
-        if c.or_replace && self.txn.get_table(&schema, &name)?.is_some() {
-            return Err(unsupported("CREATE OR REPLACE VIEW of an existing view"));
-        }
         let (_, out) = self.bind_query(&c.query)?;
         if c.columns.len() > out.len() {
             return Err(Error::new(
@@ -67,19 +65,17 @@ impl Binder<'_> {
                 default: None,
             });
         }
-        Ok(Bound::CreateTable {
-            def: TableDef {
-                id: Default::default(),
-                schema,
-                name,
-                columns,
-                primary_key: vec![],
-                primary_key_name: Some(format!("{VIEW_MARKER}{}", c.query)),
-                indexes: vec![],
-            },
-            if_not_exists: c.if_not_exists,
+        let def = TableDef {
+            id: Default::default(),
+            schema,
+            name,
+            columns,
+            primary_key: vec![],
+            primary_key_name: Some(format!("{VIEW_MARKER}{}", c.query)),
+            constraints: vec![],
             indexes: vec![],
-        })
+        };
+        self.bind_view_replace(def, c.or_replace, c.if_not_exists)
     }
 
     /// DROP VIEW / DROP TABLE: the names must be of the right kind.

@@ -1,11 +1,14 @@
 //! Joins. The right input is materialised (a hash table on the join keys, or a plain list
 //! for a nested loop) and the left input streams past it; the optimizer puts the smaller,
-//! newly joined relation on the right. A LEFT join emits the left row padded with NULLs
+//! newly joined relation on the right. A hash join whose build side outgrows `work_mem`
+//! becomes a grace hash join (both sides hash-partitioned to temporary files, then joined
+//! partition by partition; see `spill.rs`). A LEFT join emits the left row padded with NULLs
 //! when nothing matched; a FULL join also remembers which right rows matched and, once the
 //! left input is exhausted, emits the others padded with NULLs on the left.
 
 use super::expr::PExpr;
 use super::hashkey::HashKey;
+use super::spill::{self, PartitionChain, Partitions, SpillReader};
 use super::{open, BoxOp, ExecCtx, Operator, PhysPlan, CANCEL_CHECK_INTERVAL};
 use crate::error::{Error, Result};
 use crate::plan::JoinKind;
@@ -74,17 +77,58 @@ pub struct HashJoinOp {
     ctx: Arc<ExecCtx>,
 }
 
+/// Where a hash join's probe (left) rows come from: the plan, opened once the build side
+/// is complete (as in-memory joins always did), or a spilled partition.
+enum LeftInput {
+    Plan(Arc<PhysPlan>),
+    Op(BoxOp),
+}
+
+impl LeftInput {
+    fn open(self, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
+        match self {
+            LeftInput::Plan(p) => open(&p, ctx),
+            LeftInput::Op(op) => Ok(op),
+        }
+    }
+}
+
+/// A build or probe side with no rows (a partition that received none).
+struct Empty;
+
+impl Operator for Empty {
+    fn next(&mut self) -> Result<Option<Row>> {
+        Ok(None)
+    }
+}
+
 impl HashJoinOp {
-    pub fn open(node: Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<Self> {
+    /// Opens a hash join: an in-memory join if the build side fits in `work_mem`, else a
+    /// grace hash join over partitions of both sides.
+    pub fn open(node: Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
+        let PhysPlan::HashJoin { left, right, .. } = &*node else {
+            return Err(Error::internal("HashJoinOp on another node"));
+        };
+        let right = open(right, ctx)?;
+        let left = LeftInput::Plan(left.clone());
+        Self::build(node, right, left, ctx, 0)
+    }
+
+    fn build(
+        node: Arc<PhysPlan>,
+        mut r: BoxOp,
+        left: LeftInput,
+        ctx: &Arc<ExecCtx>,
+        depth: u32,
+    ) -> Result<BoxOp> {
         let PhysPlan::HashJoin {
-            left,
-            right,
             left_keys,
             right_keys,
             residual,
             kind,
             right_width,
             left_width,
+            ..
         } = &*node
         else {
             return Err(Error::internal("HashJoinOp on another node"));
@@ -92,8 +136,8 @@ impl HashJoinOp {
         // Right rows with a NULL key match nothing but a FULL join still emits them.
         let mut null_keyed = vec![];
         let mut table: HashMap<HashKey, Vec<Row>> = HashMap::new();
-        let mut r = open(right, ctx)?;
         let mut n = 0usize;
+        let mut bytes = 0usize;
         while let Some(row) = r.next()? {
             n += 1;
             if n.is_multiple_of(CANCEL_CHECK_INTERVAL) {
@@ -105,11 +149,16 @@ impl HashJoinOp {
                 .collect::<Result<Row>>()?;
             if key.iter().any(|v| v.is_null()) {
                 if *kind == JoinKind::Full {
+                    bytes += spill::row_bytes(&row);
                     null_keyed.push(row);
                 }
                 continue;
             }
+            bytes += spill::row_bytes(&row) + spill::row_bytes(&key) + spill::ENTRY_OVERHEAD;
             table.entry(HashKey(key)).or_default().push(row);
+            if bytes > ctx.work_mem && depth < spill::MAX_DEPTH {
+                return Self::grace(node.clone(), table, null_keyed, r, left, ctx, depth);
+            }
         }
         let table: HashMap<HashKey, (usize, Arc<Vec<Row>>)> = table
             .into_iter()
@@ -125,8 +174,8 @@ impl HashJoinOp {
             buckets.push(Arc::new(null_keyed));
             RightMatches::new(buckets)
         });
-        Ok(HashJoinOp {
-            left: open(left, ctx)?,
+        Ok(Box::new(HashJoinOp {
+            left: left.open(ctx)?,
             left_keys: left_keys.clone(),
             residual: residual.clone(),
             kind: *kind,
@@ -136,7 +185,107 @@ impl HashJoinOp {
             full,
             left_width: *left_width,
             ctx: ctx.clone(),
-        })
+        }))
+    }
+
+    /// Grace hash join: the build side did not fit. Writes what was read so far and the rest
+    /// of the build side to partitions by key hash, then the probe side the same way, and
+    /// joins each pair of partitions on its own. Rows with a NULL key match nothing: they go
+    /// to partition 0 where they still count for LEFT/FULL joins (and are dropped otherwise).
+    fn grace(
+        node: Arc<PhysPlan>,
+        table: HashMap<HashKey, Vec<Row>>,
+        null_keyed: Vec<Row>,
+        mut r: BoxOp,
+        left: LeftInput,
+        ctx: &Arc<ExecCtx>,
+        depth: u32,
+    ) -> Result<BoxOp> {
+        let PhysPlan::HashJoin {
+            left_keys,
+            right_keys,
+            kind,
+            ..
+        } = &*node
+        else {
+            return Err(Error::internal("HashJoinOp on another node"));
+        };
+        let mut rparts = Partitions::new(depth);
+        for (k, rows) in table {
+            let part = rparts.partition_of(&k);
+            for row in rows {
+                rparts.write(part, &row)?;
+            }
+        }
+        for row in null_keyed {
+            rparts.write(0, &row)?;
+        }
+        let mut n = 0usize;
+        while let Some(row) = r.next()? {
+            n += 1;
+            if n.is_multiple_of(CANCEL_CHECK_INTERVAL) {
+                ctx.check_cancel()?;
+            }
+            let key = right_keys
+                .iter()
+                .map(|e| e.eval(&row, ctx))
+                .collect::<Result<Row>>()?;
+            if key.iter().any(|v| v.is_null()) {
+                if *kind == JoinKind::Full {
+                    rparts.write(0, &row)?;
+                }
+                continue;
+            }
+            let part = rparts.partition_of(&HashKey(key));
+            rparts.write(part, &row)?;
+        }
+        drop(r);
+        let mut lparts = Partitions::new(depth);
+        let mut l = left.open(ctx)?;
+        while let Some(row) = l.next()? {
+            n += 1;
+            if n.is_multiple_of(CANCEL_CHECK_INTERVAL) {
+                ctx.check_cancel()?;
+            }
+            let key = left_keys
+                .iter()
+                .map(|e| e.eval(&row, ctx))
+                .collect::<Result<Row>>()?;
+            if key.iter().any(|v| v.is_null()) {
+                if *kind != JoinKind::Inner {
+                    lparts.write(0, &row)?;
+                }
+                continue;
+            }
+            let part = lparts.partition_of(&HashKey(key));
+            lparts.write(part, &row)?;
+        }
+        drop(l);
+        let pairs: Vec<_> = rparts.finish()?.into_iter().zip(lparts.finish()?).collect();
+        let kind = *kind;
+        let ctx = ctx.clone();
+        Ok(Box::new(PartitionChain::new(
+            Box::new(Empty),
+            pairs,
+            move |(rp, lp): (Option<SpillReader>, Option<SpillReader>)| {
+                // Without probe rows only a FULL join has anything to emit; without build
+                // rows an inner join has nothing to emit.
+                if (lp.is_none() && kind != JoinKind::Full)
+                    || (rp.is_none() && kind == JoinKind::Inner)
+                {
+                    return Ok(None);
+                }
+                let right: BoxOp = match rp {
+                    Some(r) => Box::new(r),
+                    None => Box::new(Empty),
+                };
+                let left: BoxOp = match lp {
+                    Some(l) => Box::new(l),
+                    None => Box::new(Empty),
+                };
+                Self::build(node.clone(), right, LeftInput::Op(left), &ctx, depth + 1).map(Some)
+            },
+        )))
     }
 }
 

@@ -8,10 +8,14 @@
 //! row pushed on [`ExecCtx::outer`]. Uncorrelated subquery results are cached per execution.
 //!
 //! Operators implement [`Operator::next`], one row at a time. Scans, filters, projections,
-//! limits, hash-join probes and UNION ALL stream; sorts, hash-join build sides, aggregates
-//! and the right sides of INTERSECT/EXCEPT hold their input in memory for now (spilling to
-//! disk comes with a later issue). Long loops check the cancel flag every
-//! [`CANCEL_CHECK_INTERVAL`] rows.
+//! limits, hash-join probes and UNION ALL stream. Sorts (`sort.rs`), hash-join build sides,
+//! hash aggregates and DISTINCT/UNION keep their state in memory up to `work_mem`
+//! ([`ExecCtx::work_mem`]) and spill to temporary files beyond it (`spill.rs`: external
+//! merge sort, hash partitioning, grace hash join). Still memory-only: the right sides of
+//! INTERSECT/EXCEPT, nested-loop inner sides, window partitions and CTE work tables. Long
+//! loops check the cancel flag every [`CANCEL_CHECK_INTERVAL`] rows. With
+//! [`ExecCtx::instrument`] set (EXPLAIN ANALYZE) every operator is wrapped to count its rows,
+//! loops and time (`instrument.rs`).
 //!
 //! FULL joins (hash or nested loop) flag the right rows that matched and emit the others
 //! NULL-padded once the left input ends. A join whose right plan reads the left side's
@@ -21,12 +25,15 @@
 
 pub mod dml;
 pub mod expr;
-mod hashkey;
+pub(crate) mod hashkey;
+pub mod instrument;
 mod join;
 mod ops;
 mod recursive;
 pub mod rowlock;
 mod scan;
+mod sort;
+pub mod spill;
 mod window;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -57,7 +64,15 @@ pub struct ExecCtx {
     pub row_locks: Option<Arc<rowlock::RowLocks>>,
     /// The current round's rows of each running WITH RECURSIVE (by RecursiveUnion id).
     pub worktables: Arc<Mutex<HashMap<usize, Arc<Vec<Row>>>>>,
+    /// `work_mem` in bytes: the memory budget of each sort, hash table and DISTINCT before
+    /// it spills to temporary files (`spill.rs`).
+    pub work_mem: usize,
+    /// EXPLAIN ANALYZE: where every opened operator reports its rows, loops and time.
+    pub instrument: Option<Arc<instrument::Instrument>>,
 }
+
+/// PostgreSQL's default `work_mem`, 4MB.
+pub const DEFAULT_WORK_MEM: usize = 4 << 20;
 
 impl ExecCtx {
     pub fn new(
@@ -74,6 +89,8 @@ impl ExecCtx {
             deadline: None,
             row_locks: None,
             worktables: Default::default(),
+            work_mem: DEFAULT_WORK_MEM,
+            instrument: None,
         }
     }
 
@@ -89,6 +106,8 @@ impl ExecCtx {
             deadline: self.deadline,
             row_locks: self.row_locks.clone(),
             worktables: self.worktables.clone(),
+            work_mem: self.work_mem,
+            instrument: self.instrument.clone(),
         }
     }
 
@@ -113,6 +132,11 @@ impl ExecCtx {
 pub trait Operator: Send {
     /// The next row, or `None` when exhausted.
     fn next(&mut self) -> Result<Option<Row>>;
+
+    /// Rows read but rejected by the operator's own filter so far (EXPLAIN ANALYZE).
+    fn removed_by_filter(&self) -> u64 {
+        0
+    }
 }
 
 pub type BoxOp = Box<dyn Operator>;
@@ -563,9 +587,24 @@ fn compile_join(
     })
 }
 
-/// Opens a compiled plan for one execution.
+/// Opens a compiled plan for one execution (instrumented for EXPLAIN ANALYZE when the
+/// context asks for it).
 pub fn open(plan: &Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
     ctx.check_cancel()?;
+    let Some(instrument) = &ctx.instrument else {
+        return open_node(plan, ctx);
+    };
+    let t = std::time::Instant::now();
+    let op = open_node(plan, ctx)?;
+    Ok(Box::new(instrument::Instrumented::new(
+        op,
+        plan,
+        instrument.clone(),
+        t.elapsed(),
+    )))
+}
+
+fn open_node(plan: &Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
     Ok(match &**plan {
         PhysPlan::Scan { .. } => Box::new(ScanOp::open(plan.clone(), ctx)?),
         PhysPlan::Values { rows } => Box::new(ops::ValuesOp::new(rows, ctx)?),
@@ -573,34 +612,26 @@ pub fn open(plan: &Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
             node: plan.clone(),
             input: open(input, ctx)?,
             ctx: ctx.clone(),
+            removed: 0,
         }),
         PhysPlan::Project { input, exprs } => Box::new(ops::ProjectOp {
             exprs: exprs.clone(),
             input: open(input, ctx)?,
             ctx: ctx.clone(),
         }),
-        PhysPlan::HashJoin { .. } => Box::new(join::HashJoinOp::open(plan.clone(), ctx)?),
+        PhysPlan::HashJoin { .. } => join::HashJoinOp::open(plan.clone(), ctx)?,
         PhysPlan::NestedLoop { .. } => Box::new(join::NestedLoopOp::open(plan.clone(), ctx)?),
         PhysPlan::LookupJoin { .. } => Box::new(join::LookupJoinOp::open(plan.clone(), ctx)?),
-        PhysPlan::Aggregate { input, group, aggs } => Box::new(ops::aggregate(
-            open(input, ctx)?,
-            group.clone(),
-            aggs.clone(),
-            ctx,
-        )?),
-        PhysPlan::Sort { input, keys } => {
-            Box::new(ops::sort(open(input, ctx)?, keys.clone(), ctx)?)
+        PhysPlan::Aggregate { input, group, aggs } => {
+            ops::aggregate(open(input, ctx)?, group.clone(), aggs.clone(), ctx)?
         }
+        PhysPlan::Sort { input, keys } => sort::sort(open(input, ctx)?, keys.clone(), ctx)?,
         PhysPlan::Limit {
             input,
             limit,
             offset,
         } => Box::new(ops::LimitOp::new(open(input, ctx)?, limit, offset, ctx)?),
-        PhysPlan::Distinct { input } => Box::new(ops::DistinctOp {
-            input: open(input, ctx)?,
-            seen: Default::default(),
-            ctx: ctx.clone(),
-        }),
+        PhysPlan::Distinct { input } => Box::new(ops::DistinctOp::new(open(input, ctx)?, ctx)),
         PhysPlan::SetOp {
             kind,
             all,
@@ -644,3 +675,15 @@ pub fn output_types(plan: &Plan) -> Vec<DataType> {
 
 #[allow(dead_code)]
 fn unused(_: &scalar::CastContext) {}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// An execution context over an empty in-memory store, for operator tests.
+    pub fn ctx() -> Arc<ExecCtx> {
+        let store = sledgres_storage::Store::open_in_memory().unwrap();
+        let txn = store.begin(Default::default()).unwrap();
+        Arc::new(ExecCtx::new(txn, vec![], Arc::new(AtomicBool::new(false))))
+    }
+}

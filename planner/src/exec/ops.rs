@@ -3,6 +3,7 @@
 
 use super::expr::{eval_const, PExpr};
 use super::hashkey::HashKey;
+use super::spill::{self, PartitionChain, Partitions, SpillReader};
 use super::{BoxOp, ExecCtx, Operator, PhysPlan, CANCEL_CHECK_INTERVAL};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::SetOpKind;
@@ -42,6 +43,7 @@ pub struct FilterOp {
     pub node: Arc<PhysPlan>,
     pub input: BoxOp,
     pub ctx: Arc<ExecCtx>,
+    pub removed: u64,
 }
 
 impl Operator for FilterOp {
@@ -53,8 +55,13 @@ impl Operator for FilterOp {
             if predicate.eval_pred(&row, &self.ctx)? {
                 return Ok(Some(row));
             }
+            self.removed += 1;
         }
         Ok(None)
+    }
+
+    fn removed_by_filter(&self) -> u64 {
+        self.removed
     }
 }
 
@@ -132,23 +139,83 @@ impl Operator for LimitOp {
     }
 }
 
+/// DISTINCT: streams each row the first time it is seen. Once the set of seen rows passes
+/// `work_mem`, rows not in it go to hash partitions instead (they may repeat each other);
+/// after the input ends each partition is de-duplicated on its own.
 pub struct DistinctOp {
-    pub input: BoxOp,
-    pub seen: HashSet<HashKey>,
-    pub ctx: Arc<ExecCtx>,
+    input: BoxOp,
+    seen: HashSet<HashKey>,
+    ctx: Arc<ExecCtx>,
+    bytes: usize,
+    depth: u32,
+    parts: Option<Partitions>,
+    tail: Option<BoxOp>,
+}
+
+impl DistinctOp {
+    pub fn new(input: BoxOp, ctx: &Arc<ExecCtx>) -> Self {
+        Self::at_depth(input, ctx, 0)
+    }
+
+    fn at_depth(input: BoxOp, ctx: &Arc<ExecCtx>, depth: u32) -> Self {
+        DistinctOp {
+            input,
+            seen: HashSet::new(),
+            ctx: ctx.clone(),
+            bytes: 0,
+            depth,
+            parts: None,
+            tail: None,
+        }
+    }
 }
 
 impl Operator for DistinctOp {
     fn next(&mut self) -> Result<Option<Row>> {
+        if let Some(t) = &mut self.tail {
+            return t.next();
+        }
+        let mut n = 0usize;
         while let Some(row) = self.input.next()? {
-            if self.seen.len().is_multiple_of(CANCEL_CHECK_INTERVAL) {
+            n += 1;
+            if n.is_multiple_of(CANCEL_CHECK_INTERVAL) {
                 self.ctx.check_cancel()?;
             }
-            if self.seen.insert(HashKey(row.clone())) {
-                return Ok(Some(row));
+            let key = HashKey(row);
+            if self.seen.contains(&key) {
+                continue;
             }
+            if let Some(p) = &mut self.parts {
+                let part = p.partition_of(&key);
+                p.write(part, &key.0)?;
+                continue;
+            }
+            self.bytes += 2 * spill::row_bytes(&key.0) + spill::ENTRY_OVERHEAD;
+            if self.bytes > self.ctx.work_mem && self.depth < spill::MAX_DEPTH {
+                self.parts = Some(Partitions::new(self.depth));
+            }
+            let row = key.0.clone();
+            self.seen.insert(key);
+            return Ok(Some(row));
         }
-        Ok(None)
+        let Some(parts) = self.parts.take() else {
+            return Ok(None);
+        };
+        self.seen = HashSet::new();
+        let ctx = self.ctx.clone();
+        let depth = self.depth + 1;
+        let mut tail: BoxOp = Box::new(PartitionChain::new(
+            Box::new(ValuesOp {
+                rows: vec![].into_iter(),
+            }),
+            parts.finish()?,
+            move |p: Option<SpillReader>| {
+                Ok(p.map(|r| Box::new(DistinctOp::at_depth(Box::new(r), &ctx, depth)) as BoxOp))
+            },
+        ));
+        let r = tail.next();
+        self.tail = Some(tail);
+        r
     }
 }
 
@@ -182,12 +249,31 @@ struct Group {
 
 /// Hash aggregation: consumes the input, then yields one row per group (group values, then
 /// aggregate values). Without GROUP BY, exactly one row, even for empty input.
+///
+/// Once the groups' estimated size passes `work_mem`, rows of groups already in the table
+/// still update them, but rows of new groups are written to hash partitions; each partition
+/// is aggregated afterwards on its own (recursively, with a new hash seed), one at a time.
+/// Each group's state is estimated at its key plus 64 bytes per aggregate, plus the inputs a
+/// DISTINCT or ORDER BY aggregate buffers (those keep growing for groups already in memory).
 pub fn aggregate(
+    input: BoxOp,
+    group: Arc<Vec<PExpr>>,
+    aggs: Arc<Vec<PAgg>>,
+    ctx: &Arc<ExecCtx>,
+) -> Result<BoxOp> {
+    aggregate_at(input, group, aggs, ctx, 0)
+}
+
+fn aggregate_at(
     mut input: BoxOp,
     group: Arc<Vec<PExpr>>,
     aggs: Arc<Vec<PAgg>>,
     ctx: &Arc<ExecCtx>,
-) -> Result<ValuesOp> {
+    depth: u32,
+) -> Result<BoxOp> {
+    let can_spill = !group.is_empty() && depth < spill::MAX_DEPTH;
+    let mut bytes = 0usize;
+    let mut parts: Option<Partitions> = None;
     let new_group = |key: Row| Group {
         key,
         accs: aggs.iter().map(|a| (a.func.new_accumulator)()).collect(),
@@ -212,11 +298,21 @@ pub fn aggregate(
                 .iter()
                 .map(|e| e.eval(&row, ctx))
                 .collect::<Result<Row>>()?;
-            match index.get(&HashKey(key.clone())) {
+            let key = HashKey(key);
+            match index.get(&key) {
                 Some(&i) => i,
                 None => {
-                    groups.push(new_group(key.clone()));
-                    index.insert(HashKey(key), groups.len() - 1);
+                    if let Some(p) = &mut parts {
+                        let part = p.partition_of(&key);
+                        p.write(part, &row)?;
+                        continue;
+                    }
+                    bytes += 2 * spill::row_bytes(&key.0) + spill::ENTRY_OVERHEAD + 64 * aggs.len();
+                    if can_spill && bytes > ctx.work_mem {
+                        parts = Some(Partitions::new(depth));
+                    }
+                    groups.push(new_group(key.0.clone()));
+                    index.insert(key, groups.len() - 1);
                     groups.len() - 1
                 }
             }
@@ -238,6 +334,7 @@ pub fn aggregate(
                 if args.iter().any(|v| v.is_null()) || !g.seen[i].insert(HashKey(args.clone())) {
                     continue;
                 }
+                bytes += spill::row_bytes(&args) + spill::ENTRY_OVERHEAD;
             }
             if !a.order.is_empty() {
                 let key = a
@@ -245,6 +342,7 @@ pub fn aggregate(
                     .iter()
                     .map(|(e, _, _)| e.eval(&row, ctx))
                     .collect::<Result<Row>>()?;
+                bytes += spill::row_bytes(&key) + spill::row_bytes(&args);
                 g.buffered[i].push((key, args));
                 continue;
             }
@@ -277,9 +375,22 @@ pub fn aggregate(
         }
         rows.push(r);
     }
-    Ok(ValuesOp {
+    let done: BoxOp = Box::new(ValuesOp {
         rows: rows.into_iter(),
-    })
+    });
+    let Some(parts) = parts else {
+        return Ok(done);
+    };
+    drop(index);
+    let ctx = ctx.clone();
+    Ok(Box::new(PartitionChain::new(
+        done,
+        parts.finish()?,
+        move |p: Option<SpillReader>| {
+            p.map(|r| aggregate_at(Box::new(r), group.clone(), aggs.clone(), &ctx, depth + 1))
+                .transpose()
+        },
+    )))
 }
 
 /// Compares two values for ORDER BY with the key's direction and NULL placement.
@@ -311,41 +422,6 @@ pub fn compare_key(a: &Value, b: &Value, desc: bool, nulls_first: bool) -> Order
     }
 }
 
-/// Sort: materialises the input (in memory for now), sorts stably by the keys.
-pub fn sort(
-    mut input: BoxOp,
-    keys: Arc<Vec<(PExpr, bool, bool)>>,
-    ctx: &Arc<ExecCtx>,
-) -> Result<ValuesOp> {
-    let mut rows: Vec<(Row, Row)> = vec![];
-    while let Some(row) = input.next()? {
-        if rows.len().is_multiple_of(CANCEL_CHECK_INTERVAL) {
-            ctx.check_cancel()?;
-        }
-        let k = keys
-            .iter()
-            .map(|(e, _, _)| e.eval(&row, ctx))
-            .collect::<Result<Row>>()?;
-        rows.push((k, row));
-    }
-    rows.sort_by(|(a, _), (b, _)| {
-        for (i, (_, desc, nf)) in keys.iter().enumerate() {
-            let o = compare_key(&a[i], &b[i], *desc, *nf);
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
-    });
-    Ok(ValuesOp {
-        rows: rows
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect::<Vec<_>>()
-            .into_iter(),
-    })
-}
-
 /// UNION [ALL] streams; INTERSECT and EXCEPT count the right side's rows first.
 pub fn set_op(
     kind: SetOpKind,
@@ -361,11 +437,7 @@ pub fn set_op(
         if all {
             return Ok(Box::new(chain));
         }
-        return Ok(Box::new(DistinctOp {
-            input: Box::new(chain),
-            seen: HashSet::new(),
-            ctx: ctx.clone(),
-        }));
+        return Ok(Box::new(DistinctOp::new(Box::new(chain), ctx)));
     }
     let mut counts: HashMap<HashKey, usize> = HashMap::new();
     while let Some(r) = right.next()? {

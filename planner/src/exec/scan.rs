@@ -17,6 +17,8 @@ pub struct ScanOp {
     /// Pending iterators (one per IN-list value); the current one is the last.
     iters: Vec<RowIter>,
     count: usize,
+    /// Rows the filter rejected (EXPLAIN ANALYZE's "Rows Removed by Filter").
+    removed: u64,
 }
 
 impl ScanOp {
@@ -85,6 +87,7 @@ impl ScanOp {
             ctx: ctx.clone(),
             iters,
             count: 0,
+            removed: 0,
         })
     }
 
@@ -108,6 +111,7 @@ impl ScanOp {
             let (key, row) = item?;
             if let Some(f) = filter {
                 if !f.eval_pred(&row, &self.ctx)? {
+                    self.removed += 1;
                     continue;
                 }
             }
@@ -139,5 +143,9 @@ impl ScanOp {
 impl Operator for ScanOp {
     fn next(&mut self) -> Result<Option<Row>> {
         Ok(self.next_keyed()?.map(|(_, r)| r))
+    }
+
+    fn removed_by_filter(&self) -> u64 {
+        self.removed
     }
 }

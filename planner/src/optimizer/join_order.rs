@@ -13,9 +13,12 @@
 //!    nothing is connected to a cross product with the smallest relation. Each conjunct is
 //!    attached to the first join where all its relations are present.
 //!
-//! Estimates have no statistics yet: a scan starts at 1000 rows and each pushed conjunct
-//! divides it (equality with a constant much more than other predicates). That is enough to
-//! start from the relation a query pins down and to follow the join graph from there.
+//! Estimates: with statistics (ANALYZE, `stats.rs`) on every table of a relation, its
+//! estimated rows; otherwise a scan starts at 1000 rows and each pushed conjunct divides it
+//! (equality with a constant much more than other predicates) — enough to start from the
+//! relation a query pins down and to follow the join graph from there. With statistics on
+//! both sides, the bigger input of each join goes left (probe side) and the smaller right
+//! (the hash join's build side).
 
 use super::{map_inputs, Rule};
 use crate::error::Result;
@@ -181,6 +184,31 @@ fn push_into(plan: Plan, preds: Vec<Expr>) -> Plan {
     }
 }
 
+/// Whether every table a plan scans has statistics (from ANALYZE).
+fn analyzed(plan: &Plan) -> bool {
+    let mut all = true;
+    let mut any = false;
+    fn walk(p: &Plan, all: &mut bool, any: &mut bool) {
+        if let Plan::Scan { table, .. } = p {
+            *any = true;
+            *all &= super::stats::has_stats(table);
+        }
+        super::for_each_child(p, &mut |c| walk(c, all, any));
+    }
+    walk(plan, &mut all, &mut any);
+    all && any
+}
+
+/// Estimated rows of a relation: from statistics when its tables have them, else the
+/// fixed selectivities below.
+fn estimate_any(plan: &Plan) -> f64 {
+    if analyzed(plan) {
+        super::stats::estimate(plan)
+    } else {
+        estimate(plan)
+    }
+}
+
 /// Estimated output rows of a relation (no statistics: fixed selectivities).
 pub(super) fn estimate(plan: &Plan) -> f64 {
     match plan {
@@ -289,7 +317,7 @@ fn build(rels: Vec<Plan>, preds: Vec<Expr>) -> Plan {
         .collect();
     let est: Vec<f64> = rels
         .iter()
-        .map(|r| r.as_ref().map(estimate).unwrap_or(f64::MAX))
+        .map(|r| r.as_ref().map(estimate_any).unwrap_or(f64::MAX))
         .collect();
     let n = rels.len();
     let Some(start) = (0..n).min_by(|&a, &b| est[a].total_cmp(&est[b])) else {
@@ -336,8 +364,21 @@ fn build(rels: Vec<Plan>, preds: Vec<Expr>) -> Plan {
             cols: vec![],
             rows: vec![],
         });
+        // The hash join builds its right input: with statistics on both sides, build the
+        // smaller one — unless the new relation is a keyed table, which index selection may
+        // turn into per-row lookups from the (smaller) left side.
+        let swap = analyzed(&current)
+            && analyzed(&right)
+            && !matches!(&right, Plan::Scan { table, .. }
+                if !table.primary_key.is_empty() || !table.indexes.is_empty())
+            && super::stats::estimate(&right) > 2.0 * super::stats::estimate(&current);
+        let (left, right) = if swap {
+            (right, current)
+        } else {
+            (current, right)
+        };
         current = Plan::Join {
-            left: Box::new(current),
+            left: Box::new(left),
             right: Box::new(right),
             kind: JoinKind::Inner,
             on,

@@ -9,12 +9,15 @@
 //! - [`index_select::IndexSelect`]: turns equality / range / IN predicates on a primary key
 //!   or index prefix into a key-range access path.
 //!
-//! Not done yet: statistics (estimates are fixed selectivities per predicate shape),
-//! folding of immutable function calls (needs volatility in `scalar::`).
+//! - [`stats`]: not a rule — the statistics ANALYZE collects and the row estimates that join
+//!   ordering (and EXPLAIN) use; without statistics, fixed selectivities per predicate shape.
+//!
+//! Not done yet: folding of immutable function calls (needs volatility in `scalar::`).
 
 mod constant_fold;
 pub(crate) mod index_select;
 mod join_order;
+pub mod stats;
 #[cfg(test)]
 mod tests;
 

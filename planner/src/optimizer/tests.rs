@@ -22,6 +22,7 @@ fn table(name: &str, cols: &[&str], pk: bool) -> TableDef {
             .collect(),
         primary_key: if pk { vec![0] } else { vec![] },
         primary_key_name: pk.then(|| format!("{name}_pkey")),
+        constraints: vec![],
         indexes: vec![],
     }
 }

@@ -30,6 +30,11 @@ pub fn can_cast(from: &DataType, to: &DataType, context: CastContext) -> bool {
     let assignment = matches!(
         (f.category(), t.category()),
         (Category::Numeric, Category::Numeric) | (_, Category::String)
+    ) || matches!(
+        (f, t),
+        (Ty::Timestamp, Ty::Date | Ty::Time)
+            | (Ty::TimestampTz, Ty::Date | Ty::Time | Ty::Timestamp)
+            | (Ty::Interval, Ty::Time)
     );
     match context {
         CastContext::Implicit => false,
@@ -137,6 +142,17 @@ pub fn cast_from(
         }
         // strings → anything: the input function
         (Value::Text(s), to) => parse_text(to, &s)?,
+        // date/time conversions
+        (
+            v @ (Value::Date(_)
+            | Value::Time(_)
+            | Value::Timestamp(_)
+            | Value::TimestampTz(_)
+            | Value::Interval(_)
+            | Value::Bytea(_)
+            | Value::Uuid(_)),
+            to,
+        ) => datetime_cast(v, to)?,
         // → bool
         (Value::Bool(b), DataType::Bool) => Value::Bool(b),
         (Value::Int4(i), DataType::Bool) => Value::Bool(i != 0),
@@ -149,7 +165,8 @@ pub fn cast_from(
                     Value::Int8(_) => "bigint",
                     Value::Float4(_) => "real",
                     Value::Float8(_) => "double precision",
-                    _ => "numeric",
+                    Value::Numeric(_) => "numeric",
+                    other => super::resolve::Ty::of(&value_type(&other)).name(),
                 },
                 to,
             ))
@@ -218,7 +235,106 @@ pub fn cast_from(
             };
             Value::Numeric(numeric::apply_typmod(n, *precision, *scale)?)
         }
+        (v, to) => {
+            return Err(cannot_cast(
+                super::resolve::Ty::of(&value_type(&v)).name(),
+                to,
+            ))
+        }
     })
+}
+
+/// Casts among date, time, timestamp, timestamptz and interval (and identity casts of bytea
+/// and uuid); timestamptz conversions use the session time zone.
+fn datetime_cast(v: Value, to: &DataType) -> Result<Value> {
+    use super::datetime as dt;
+    let off = || dt::session_offset() as i64 * dt::USECS_PER_SEC;
+    let inf_ts = |d: i32| match d {
+        dt::DATE_NEG_INF => Some(dt::TS_NEG_INF),
+        dt::DATE_POS_INF => Some(dt::TS_POS_INF),
+        _ => None,
+    };
+    let ts_to_date = |t: i64| -> Result<Value> {
+        Ok(Value::Date(match t {
+            dt::TS_NEG_INF => dt::DATE_NEG_INF,
+            dt::TS_POS_INF => dt::DATE_POS_INF,
+            _ => dt::check_date(dt::split_ts(t).0)?,
+        }))
+    };
+    let finite = |t: i64| t != dt::TS_NEG_INF && t != dt::TS_POS_INF;
+    Ok(match (v, to) {
+        (Value::Date(d), DataType::Date) => Value::Date(d),
+        (Value::Date(d), DataType::Timestamp) => Value::Timestamp(match inf_ts(d) {
+            Some(t) => t,
+            None => dt::make_ts(d as i64, 0)?,
+        }),
+        (Value::Date(d), DataType::TimestampTz) => Value::TimestampTz(match inf_ts(d) {
+            Some(t) => t,
+            None => dt::make_ts(d as i64, 0)? - off(),
+        }),
+        (Value::Timestamp(t), DataType::Timestamp) => Value::Timestamp(t),
+        (Value::Timestamp(t), DataType::Date) => ts_to_date(t)?,
+        (Value::Timestamp(t), DataType::Time) if finite(t) => Value::Time(dt::split_ts(t).1),
+        (Value::Timestamp(t), DataType::TimestampTz) => {
+            Value::TimestampTz(if finite(t) { t - off() } else { t })
+        }
+        (Value::TimestampTz(t), DataType::TimestampTz) => Value::TimestampTz(t),
+        (Value::TimestampTz(t), DataType::Timestamp) => {
+            Value::Timestamp(if finite(t) { t + off() } else { t })
+        }
+        (Value::TimestampTz(t), DataType::Date) => {
+            ts_to_date(if finite(t) { t + off() } else { t })?
+        }
+        (Value::TimestampTz(t), DataType::Time) if finite(t) => {
+            Value::Time(dt::split_ts(t + off()).1)
+        }
+        (Value::Time(t), DataType::Time) => Value::Time(t),
+        (Value::Time(t), DataType::Interval) => Value::Interval(sledgres_storage::Interval {
+            months: 0,
+            days: 0,
+            micros: t,
+        }),
+        (Value::Interval(iv), DataType::Interval) => Value::Interval(iv),
+        (Value::Interval(iv), DataType::Time) => {
+            Value::Time(iv.micros.rem_euclid(dt::USECS_PER_DAY))
+        }
+        (Value::Bytea(b), DataType::Bytea) => Value::Bytea(b),
+        (Value::Uuid(u), DataType::Uuid) => Value::Uuid(u),
+        (Value::Timestamp(_) | Value::TimestampTz(_), DataType::Time) => {
+            return Err(Error::new(
+                ErrorKind::DatetimeFieldOverflow,
+                "cannot convert infinite timestamp to time",
+            ))
+        }
+        (v, to) => {
+            let from = super::resolve::Ty::of(&value_type(&v)).name();
+            return Err(cannot_cast(from, to));
+        }
+    })
+}
+
+/// The type a non-text, date/time or byte value carries.
+fn value_type(v: &Value) -> DataType {
+    match v {
+        Value::Date(_) => DataType::Date,
+        Value::Time(_) => DataType::Time,
+        Value::Timestamp(_) => DataType::Timestamp,
+        Value::TimestampTz(_) => DataType::TimestampTz,
+        Value::Interval(_) => DataType::Interval,
+        Value::Bytea(_) => DataType::Bytea,
+        Value::Uuid(_) => DataType::Uuid,
+        Value::Bool(_) => DataType::Bool,
+        Value::Int2(_) => DataType::Int2,
+        Value::Int4(_) => DataType::Int4,
+        Value::Int8(_) => DataType::Int8,
+        Value::Float4(_) => DataType::Float4,
+        Value::Float8(_) => DataType::Float8,
+        Value::Numeric(_) => DataType::Numeric {
+            precision: None,
+            scale: None,
+        },
+        Value::Text(_) | Value::Null => DataType::Text,
+    }
 }
 
 fn int_float(f: f64, to: &DataType) -> Result<Value> {

@@ -867,7 +867,11 @@ fn concat_ws(a: &[Value]) -> Result<Value> {
 
 // ---- the table ----------------------------------------------------------------------------
 
-use Ty::{Float4 as F4, Float8 as F8, Int2 as I2, Int4 as I4, Int8 as I8, Numeric as N, Text as T};
+use super::datetime_fns as dtf;
+use Ty::{
+    Float4 as F4, Float8 as F8, Int2 as I2, Int4 as I4, Int8 as I8, Interval as IV, Numeric as N,
+    Text as T, Timestamp as TS, TimestampTz as TZ,
+};
 
 fn overloads(name: &str) -> Option<Vec<Overload>> {
     macro_rules! o {
@@ -933,11 +937,16 @@ fn overloads(name: &str) -> Option<Vec<Overload>> {
             o!(&[N, N], N, lcm_n),
         ],
         "length" | "char_length" | "character_length" => {
-            vec![o!(&[T], I4, length), o!(&[Ty::Bpchar], I4, bpchar_length)]
+            vec![
+                o!(&[T], I4, length),
+                o!(&[Ty::Bpchar], I4, bpchar_length),
+                o!(&[Ty::Bytea], I4, dtf::bytea_length),
+            ]
         }
         "octet_length" => vec![
             o!(&[T], I4, octet_length),
             o!(&[Ty::Bpchar], I4, octet_length),
+            o!(&[Ty::Bytea], I4, dtf::bytea_length),
         ],
         "lower" => vec![o!(&[T], T, lower)],
         "upper" => vec![o!(&[T], T, upper)],
@@ -973,13 +982,82 @@ fn overloads(name: &str) -> Option<Vec<Overload>> {
         "translate" => vec![o!(&[T, T, T], T, translate)],
         "bit_length" => vec![o!(&[T], I4, bit_length)],
         "random" => vec![o!(&[], F8, random)],
+        // date/time
+        "now"
+        | "transaction_timestamp"
+        | "statement_timestamp"
+        | "clock_timestamp"
+        | "current_timestamp" => vec![o!(&[], TZ, dtf::now)],
+        "localtimestamp" => vec![o!(&[], TS, dtf::localtimestamp)],
+        "localtime" => vec![o!(&[], Ty::Time, dtf::localtime)],
+        "current_date" => vec![o!(&[], Ty::Date, dtf::current_date)],
+        "date_part" => vec![
+            o!(&[T, TZ], F8, dtf::date_part),
+            o!(&[T, IV], F8, dtf::date_part),
+            o!(&[T, Ty::Time], F8, dtf::date_part),
+            o!(&[T, TS], F8, dtf::date_part),
+            o!(&[T, Ty::Date], F8, dtf::date_part),
+        ],
+        "extract" => vec![
+            o!(&[T, TZ], N, dtf::extract),
+            o!(&[T, IV], N, dtf::extract),
+            o!(&[T, Ty::Time], N, dtf::extract),
+            o!(&[T, TS], N, dtf::extract),
+            o!(&[T, Ty::Date], N, dtf::extract),
+        ],
+        "date_trunc" => vec![
+            o!(&[T, TS], TS, dtf::date_trunc),
+            o!(&[T, TZ], TZ, dtf::date_trunc),
+            o!(&[T, IV], IV, dtf::date_trunc),
+        ],
+        "age" => vec![
+            o!(&[TS, TS], IV, dtf::age2),
+            o!(&[TZ, TZ], IV, dtf::age2),
+            o!(&[TS], IV, dtf::age1),
+            o!(&[TZ], IV, dtf::age1),
+        ],
+        "make_date" => vec![o!(&[I4, I4, I4], Ty::Date, dtf::make_date)],
+        "make_time" => vec![o!(&[I4, I4, F8], Ty::Time, dtf::make_time)],
+        "make_timestamp" => vec![o!(&[I4, I4, I4, I4, I4, F8], TS, dtf::make_timestamp)],
+        "make_timestamptz" => vec![o!(&[I4, I4, I4, I4, I4, F8], TZ, dtf::make_timestamptz)],
+        "to_timestamp" => vec![o!(&[F8], TZ, dtf::to_timestamp)],
+        "justify_days" => vec![o!(&[IV], IV, dtf::justify_days)],
+        "justify_hours" => vec![o!(&[IV], IV, dtf::justify_hours)],
+        "justify_interval" => vec![o!(&[IV], IV, dtf::justify_interval)],
+        "isfinite" => vec![
+            o!(&[Ty::Date], Ty::Bool, dtf::isfinite),
+            o!(&[TS], Ty::Bool, dtf::isfinite),
+            o!(&[TZ], Ty::Bool, dtf::isfinite),
+            o!(&[IV], Ty::Bool, dtf::isfinite),
+        ],
+        "timezone" => vec![
+            o!(&[T, TS], TZ, dtf::at_time_zone),
+            o!(&[T, TZ], TS, dtf::at_time_zone),
+        ],
+        "gen_random_uuid" => vec![o!(&[], Ty::Uuid, super::bytes::gen_random_uuid)],
         _ => return None,
     })
 }
 
 /// See [`super::is_volatile_function`].
 pub fn is_volatile(name: &str) -> bool {
-    name == "random"
+    // now() and friends are only stable in PostgreSQL, but are not fixed per transaction
+    // here yet (see datetime_fns.rs), so they must not be folded either.
+    matches!(
+        name,
+        "random"
+            | "gen_random_uuid"
+            | "now"
+            | "transaction_timestamp"
+            | "statement_timestamp"
+            | "clock_timestamp"
+            | "current_timestamp"
+            | "localtimestamp"
+            | "localtime"
+            | "current_date"
+            | "age"
+            | "timeofday"
+    )
 }
 
 fn not_found(name: &str, inputs: &[Option<Ty>]) -> Error {

@@ -41,5 +41,11 @@ pub fn hash_value<H: Hasher>(value: &Value, state: &mut H) {
             Numeric::NegInfinity => 5u8.hash(state),
         },
         Value::Text(s) => s.hash(state),
+        Value::Date(d) => d.hash(state),
+        Value::Time(t) | Value::Timestamp(t) | Value::TimestampTz(t) => t.hash(state),
+        // Equal intervals ('1 mon' = '30 days') must hash alike: hash the span.
+        Value::Interval(iv) => iv.span().hash(state),
+        Value::Bytea(b) => b.hash(state),
+        Value::Uuid(u) => u.hash(state),
     }
 }

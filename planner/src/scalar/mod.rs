@@ -30,7 +30,10 @@
 //! a new case is one line obtained from a real server.
 
 mod aggregates;
+mod bytes;
 mod cast;
+mod datetime;
+mod datetime_fns;
 mod float_out;
 mod functions;
 mod hash;
@@ -193,6 +196,14 @@ pub fn resolve_function(name: &str, args: &[Option<DataType>]) -> Result<Resolve
 /// evaluated once per statement. Every operator and every other function here is immutable.
 pub fn is_volatile_function(name: &str) -> bool {
     functions::is_volatile(name)
+}
+
+/// Sets the session time zone this thread's timestamptz input, output and conversions use
+/// (the `TimeZone` setting: `UTC`, `GMT`, or a fixed offset such as `+05:30`). The session
+/// should call it whenever it starts work on a thread and when TimeZone changes; the
+/// default is UTC. 22023 for a zone that is not recognised.
+pub fn set_time_zone(name: &str) -> Result<()> {
+    datetime::set_time_zone(name)
 }
 
 /// Whether `name` is an aggregate function (count, sum, avg, min, max, …).

@@ -8,6 +8,7 @@
 //! the *execution* type its arguments are cast to, and only same-type implementations exist.
 
 use super::cast::to_text;
+use super::datetime_fns as dtf;
 use super::numeric;
 use super::resolve::{arg_name, select, NoMatch, Ty};
 use super::{BinaryOp, Resolved, ScalarFn, UnaryOp};
@@ -649,6 +650,7 @@ fn candidates(op: BinaryOp) -> Vec<Cand> {
                 });
             }
             out.push(same(Ty::Numeric, Ty::Numeric, n));
+            datetime_candidates(op, &mut out);
         }
         Modulo => {
             for t in INTS {
@@ -708,9 +710,21 @@ fn candidates(op: BinaryOp) -> Vec<Cand> {
             out.push(same(Ty::Bool, Ty::Bool, f));
             out.push(same(Ty::Text, Ty::Bool, f));
             out.push(same(Ty::Bpchar, Ty::Bool, cmp_fn(op, true)));
+            for t in [
+                Ty::Date,
+                Ty::Time,
+                Ty::Timestamp,
+                Ty::TimestampTz,
+                Ty::Interval,
+                Ty::Bytea,
+                Ty::Uuid,
+            ] {
+                out.push(same(t, Ty::Bool, f));
+            }
         }
         Concat => {
             out.push(same(Ty::Text, Ty::Text, text_concat));
+            out.push(same(Ty::Bytea, Ty::Bytea, dtf::bytea_concat));
             out.push(Cand {
                 args: [Ty::Text, Ty::Any],
                 exec: [Ty::Text, Ty::Any],
@@ -741,6 +755,55 @@ fn candidates(op: BinaryOp) -> Vec<Cand> {
         }
     }
     out
+}
+
+/// pg_operator's date/time arithmetic.
+fn datetime_candidates(op: BinaryOp, out: &mut Vec<Cand>) {
+    use BinaryOp::*;
+    use Ty::{Date, Float8, Int4, Interval as Iv, Time, Timestamp as Ts, TimestampTz as Tz};
+    let mut c = |a: Ty, b: Ty, result: Ty, func: ScalarFn| {
+        out.push(Cand {
+            args: [a, b],
+            exec: [a, b],
+            result,
+            func,
+        })
+    };
+    match op {
+        Add => {
+            c(Date, Int4, Date, dtf::date_pl_int);
+            c(Int4, Date, Date, dtf::date_pl_int);
+            c(Date, Iv, Ts, dtf::date_pl_interval);
+            c(Iv, Date, Ts, dtf::date_pl_interval);
+            c(Date, Time, Ts, dtf::date_pl_time);
+            c(Time, Date, Ts, dtf::date_pl_time);
+            c(Ts, Iv, Ts, dtf::ts_pl_interval);
+            c(Iv, Ts, Ts, dtf::ts_pl_interval);
+            c(Tz, Iv, Tz, dtf::ts_pl_interval);
+            c(Iv, Tz, Tz, dtf::ts_pl_interval);
+            c(Time, Iv, Time, dtf::time_pl_interval);
+            c(Iv, Time, Time, dtf::time_pl_interval);
+            c(Iv, Iv, Iv, dtf::iv_pl_iv);
+        }
+        Subtract => {
+            c(Date, Int4, Date, dtf::date_mi_int);
+            c(Date, Date, Int4, dtf::date_mi_date);
+            c(Date, Iv, Ts, dtf::date_mi_interval);
+            c(Ts, Ts, Iv, dtf::ts_mi_ts);
+            c(Tz, Tz, Iv, dtf::ts_mi_ts);
+            c(Ts, Iv, Ts, dtf::ts_mi_interval);
+            c(Tz, Iv, Tz, dtf::ts_mi_interval);
+            c(Time, Time, Iv, dtf::time_mi_time);
+            c(Time, Iv, Time, dtf::time_mi_interval);
+            c(Iv, Iv, Iv, dtf::iv_mi_iv);
+        }
+        Multiply => {
+            c(Iv, Float8, Iv, dtf::iv_mul);
+            c(Float8, Iv, Iv, dtf::iv_mul);
+        }
+        Divide => c(Iv, Float8, Iv, dtf::iv_div),
+        _ => {}
+    }
 }
 
 pub(crate) fn op_symbol(op: BinaryOp) -> &'static str {
@@ -876,6 +939,7 @@ pub fn resolve_unary(op: UnaryOp, arg: Option<&DataType>) -> Result<Resolved> {
                 (Ty::Float4, f4_neg),
                 (Ty::Float8, f8_neg),
                 (Ty::Numeric, n_neg),
+                (Ty::Interval, dtf::iv_neg),
             ],
             "-",
         ),

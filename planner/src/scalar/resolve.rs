@@ -39,6 +39,13 @@ pub(crate) enum Ty {
     Text,
     Varchar,
     Bpchar,
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Bytea,
+    Uuid,
     /// `anynonarray`/`anyelement`: accepts any type as is.
     Any,
 }
@@ -48,6 +55,12 @@ pub(crate) enum Category {
     Boolean,
     Numeric,
     String,
+    /// date, time, timestamp, timestamptz (preferred).
+    DateTime,
+    /// interval (preferred).
+    Timespan,
+    /// uuid ('U' in pg_type).
+    UserDefined,
     Pseudo,
 }
 
@@ -64,6 +77,13 @@ impl Ty {
             DataType::Text => Ty::Text,
             DataType::Varchar(_) => Ty::Varchar,
             DataType::Char(_) => Ty::Bpchar,
+            DataType::Date => Ty::Date,
+            DataType::Time => Ty::Time,
+            DataType::Timestamp => Ty::Timestamp,
+            DataType::TimestampTz => Ty::TimestampTz,
+            DataType::Interval => Ty::Interval,
+            DataType::Bytea => Ty::Bytea,
+            DataType::Uuid => Ty::Uuid,
         }
     }
 
@@ -85,6 +105,13 @@ impl Ty {
             Ty::Text | Ty::Any => DataType::Text,
             Ty::Varchar => DataType::Varchar(None),
             Ty::Bpchar => DataType::Text,
+            Ty::Date => DataType::Date,
+            Ty::Time => DataType::Time,
+            Ty::Timestamp => DataType::Timestamp,
+            Ty::TimestampTz => DataType::TimestampTz,
+            Ty::Interval => DataType::Interval,
+            Ty::Bytea => DataType::Bytea,
+            Ty::Uuid => DataType::Uuid,
         }
     }
 
@@ -95,12 +122,18 @@ impl Ty {
                 Category::Numeric
             }
             Ty::Text | Ty::Varchar | Ty::Bpchar => Category::String,
+            Ty::Date | Ty::Time | Ty::Timestamp | Ty::TimestampTz => Category::DateTime,
+            Ty::Interval => Category::Timespan,
+            Ty::Bytea | Ty::Uuid => Category::UserDefined,
             Ty::Any => Category::Pseudo,
         }
     }
 
     pub(crate) fn is_preferred(self) -> bool {
-        matches!(self, Ty::Bool | Ty::Float8 | Ty::Text)
+        matches!(
+            self,
+            Ty::Bool | Ty::Float8 | Ty::Text | Ty::TimestampTz | Ty::Interval
+        )
     }
 
     /// `format_type_be`'s name (no modifiers), as error messages print it.
@@ -116,6 +149,13 @@ impl Ty {
             Ty::Text => "text",
             Ty::Varchar => "character varying",
             Ty::Bpchar => "character",
+            Ty::Date => "date",
+            Ty::Time => "time without time zone",
+            Ty::Timestamp => "timestamp without time zone",
+            Ty::TimestampTz => "timestamp with time zone",
+            Ty::Interval => "interval",
+            Ty::Bytea => "bytea",
+            Ty::Uuid => "uuid",
             Ty::Any => "anynonarray",
         }
     }
@@ -142,6 +182,9 @@ pub(crate) fn implicit(from: Ty, to: Ty) -> bool {
             | (Text, Varchar | Bpchar)
             | (Varchar, Text | Bpchar)
             | (Bpchar, Text | Varchar)
+            | (Date, Timestamp | TimestampTz)
+            | (Timestamp, TimestampTz)
+            | (Time, Interval)
     )
 }
 

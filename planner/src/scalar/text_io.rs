@@ -15,7 +15,7 @@
 //! Input follows each type's input function: integers and floats allow surrounding
 //! whitespace; bool takes `t/true/yes/on/1` and `f/false/no/off/0` and unique prefixes.
 
-use super::numeric;
+use super::{bytes, datetime, numeric};
 use crate::error::{Error, ErrorKind, Result};
 use sledgres_storage::{DataType, Value};
 
@@ -166,6 +166,13 @@ pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {
         DataType::Varchar(_) | DataType::Char(_) => {
             Value::Text(apply_char_typmod(text.to_string(), ty, false)?)
         }
+        DataType::Date => datetime::parse_date(text)?,
+        DataType::Time => datetime::parse_time(text)?,
+        DataType::Timestamp => datetime::parse_timestamp(text, false)?,
+        DataType::TimestampTz => datetime::parse_timestamp(text, true)?,
+        DataType::Interval => datetime::parse_interval(text)?,
+        DataType::Bytea => Value::Bytea(bytes::parse_bytea(text)?),
+        DataType::Uuid => Value::Uuid(bytes::parse_uuid(text)?),
     })
 }
 
@@ -181,6 +188,13 @@ pub fn format_text(value: &Value, extra_float_digits: i32) -> String {
         Value::Float8(v) => format_float(*v, false, extra_float_digits),
         Value::Numeric(n) => numeric::format(n),
         Value::Text(s) => s.clone(),
+        Value::Date(d) => datetime::format_date(*d),
+        Value::Time(t) => datetime::format_time(*t),
+        Value::Timestamp(t) => datetime::format_timestamp(*t, None),
+        Value::TimestampTz(t) => datetime::format_timestamp(*t, Some(datetime::session_offset())),
+        Value::Interval(iv) => datetime::format_interval(iv),
+        Value::Bytea(b) => bytes::format_bytea(b),
+        Value::Uuid(u) => bytes::format_uuid(u),
     }
 }
 
@@ -283,7 +297,7 @@ pub(crate) fn format_g(v: f64, precision: usize) -> String {
 
 /// See [`super::type_from_ast`].
 pub fn type_from_ast(ty: &sqlparser::ast::DataType) -> Result<DataType> {
-    use sqlparser::ast::{CharacterLength, DataType as A, ExactNumberInfo};
+    use sqlparser::ast::{CharacterLength, DataType as A, ExactNumberInfo, TimezoneInfo};
     let char_len = |l: &Option<CharacterLength>, name: &str| -> Result<Option<u32>> {
         match l {
             None => Ok(None),
@@ -368,6 +382,23 @@ pub fn type_from_ast(ty: &sqlparser::ast::DataType) -> Result<DataType> {
             DataType::Varchar(char_len(l, "varchar")?)
         }
         A::Char(l) | A::Character(l) => DataType::Char(char_len(l, "char")?.unwrap_or(1)),
+        A::Date => DataType::Date,
+        A::Time(_, tz) => match tz {
+            TimezoneInfo::WithTimeZone | TimezoneInfo::Tz => {
+                return Err(Error::new(
+                    ErrorKind::FeatureNotSupported,
+                    "type time with time zone is not supported",
+                ))
+            }
+            _ => DataType::Time,
+        },
+        A::Timestamp(_, tz) => match tz {
+            TimezoneInfo::WithTimeZone | TimezoneInfo::Tz => DataType::TimestampTz,
+            _ => DataType::Timestamp,
+        },
+        A::Interval { .. } => DataType::Interval,
+        A::Bytea => DataType::Bytea,
+        A::Uuid => DataType::Uuid,
         A::Custom(name, mods) => {
             let n = name.to_string().to_ascii_lowercase();
             let n = n.trim_matches('"');
@@ -392,6 +423,13 @@ pub fn type_from_ast(ty: &sqlparser::ast::DataType) -> Result<DataType> {
                 "varchar" => DataType::Varchar(first_mod.map(|n| n as u32)),
                 "bpchar" => DataType::Char(first_mod.unwrap_or(1) as u32),
                 "char" => DataType::Char(first_mod.unwrap_or(1) as u32),
+                "date" => DataType::Date,
+                "time" => DataType::Time,
+                "timestamp" => DataType::Timestamp,
+                "timestamptz" => DataType::TimestampTz,
+                "interval" => DataType::Interval,
+                "bytea" => DataType::Bytea,
+                "uuid" => DataType::Uuid,
                 _ => return Err(undefined_type(n)),
             }
         }

@@ -261,6 +261,10 @@ impl Session {
             (l, s) => Some(l.min(s)),
         };
         txn.set_lock_timeout(bound.map(Duration::from_millis));
+        // PostgreSQL clamps deadlock_timeout to at least 1 ms; the session's value decides
+        // when this statement's lock waits look for a cycle.
+        let deadlock = ms("deadlock_timeout").max(1);
+        txn.set_deadlock_timeout(Some(Duration::from_millis(deadlock)));
     }
 
     /// A lock wait that ran into the statement timeout is reported as one.
@@ -280,10 +284,30 @@ impl Session {
     /// After a failed statement — in the planner or in the protocol layer (a bad Bind, an
     /// unknown portal): a block becomes failed; an implicit transaction is rolled back at
     /// once, so that the end of the batch does not commit what ran before the error.
+    ///
+    /// A failed block is already aborted, as in PostgreSQL: what the failed (sub)transaction
+    /// wrote is undone and its locks are released *now*, not at the client's ROLLBACK — a
+    /// deadlock victim's locks go at once, so the survivor proceeds. Inside a savepoint only
+    /// the work since the newest savepoint is undone (PostgreSQL aborts the subtransaction;
+    /// ROLLBACK TO then resumes); outside one the whole storage transaction rolls back and the
+    /// block waits, empty, for COMMIT/ROLLBACK.
     pub fn statement_failed(&mut self, e: &Error) {
         tracing::debug!(error = %e, "statement failed");
         match self.block {
-            Block::Open | Block::Failed => self.block = Block::Failed,
+            Block::Open | Block::Failed => {
+                self.block = Block::Failed;
+                if let Some((_, sp, _)) = self.savepoints.last() {
+                    if let Some(txn) = &self.txn {
+                        if let Err(e) = txn.rollback_to_savepoint(*sp) {
+                            tracing::warn!(error = %e, "subtransaction abort after error failed");
+                        }
+                    }
+                } else if let Some(txn) = self.txn.take() {
+                    if let Err(e) = txn.rollback() {
+                        tracing::warn!(error = %e, "rollback after error failed");
+                    }
+                }
+            }
             Block::None => {
                 self.end_transaction(false);
                 if let Some(txn) = self.txn.take() {
@@ -568,7 +592,11 @@ impl Session {
                 tag("VACUUM")
             }
             Action::Analyze { tables } => {
-                if let Err(e) = self.check_tables(tables) {
+                if let Err(e) = self.check_tables(tables).and_then(|()| {
+                    let txn = self.ensure_txn()?;
+                    txn.begin_statement()?;
+                    crate::optimizer::stats::analyze_into(&txn, tables, &self.db.stats)
+                }) {
                     return Some(Err(e));
                 }
                 tag("ANALYZE")
