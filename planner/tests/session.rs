@@ -504,7 +504,7 @@ fn aggregates_with_filters_and_grouped_subqueries() {
 /// Prints the results of the statements in $SQL (one batch per line): for comparing with
 /// PostgreSQL by hand.
 #[test]
-#[ignore]
+#[ignore = "developer tool: prints results of $SQL for comparison by hand"]
 fn print_results() {
     let mut s = session();
     for line in std::env::var("SQL").unwrap_or_default().lines() {

@@ -263,7 +263,7 @@ fn run_file(path: &str, stats: &mut Stats) {
 }
 
 #[test]
-#[ignore]
+#[ignore = "developer tool: CI runs these files over the wire (sql-tests/tests/sqlite_corpus.rs)"]
 fn sqlite_select_files() {
     let files: Vec<String> = match std::env::var("SLT_FILES") {
         Ok(v) => v.split(',').map(|s| s.to_string()).collect(),

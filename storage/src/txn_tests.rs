@@ -741,7 +741,7 @@ fn catalog_cache_respects_snapshots() {
 /// A rough throughput check, not run by default:
 /// `cargo test -p sledgres-storage --release -- --ignored --nocapture bulk`.
 #[test]
-#[ignore]
+#[ignore = "throughput check for humans; no timing assertions in CI"]
 fn bulk_load_and_point_reads() {
     let store = Store::open_temporary().unwrap();
     let t = setup(&store, &[]);
@@ -803,7 +803,7 @@ fn bulk_load_and_point_reads() {
 /// The child side of `kill_9_keeps_every_acknowledged_commit`: commits groups of rows (every
 /// tenth group large enough to be applied in chunks) and prints each acknowledged group.
 #[test]
-#[ignore]
+#[ignore = "child process of kill_9_keeps_every_acknowledged_commit, not a test on its own"]
 fn crash_child() {
     let Ok(dir) = std::env::var("SLEDGRES_CRASH_DIR") else {
         return;
