@@ -5,7 +5,10 @@
 #   CLIENTS=8 SECONDS_PER_RUN=10 ROUNDS=3 bench/run.sh
 #   PG_CONN="host=127.0.0.1 port=5432 user=postgres dbname=postgres" bench/run.sh
 #   SCRIPTS="select update" bench/run.sh
+#   SCRIPTS=tpcb TPCB_SCALE=4 bench/run.sh
 #
+# Scripts: bench/<name>.sql over bench_accounts, plus `tpcb`, pgbench's built-in TPC-B
+# ("sort of") script on the tables `pgbench -i -s $TPCB_SCALE` creates.
 # sledgres: built --release and started by this script on a temporary data dir.
 # PostgreSQL: the server in PG_CONN if given, else a scratch server started here from the
 # installed binaries (/usr/lib/postgresql/15/bin; as user postgres when run as root).
@@ -21,7 +24,8 @@ THREADS=${THREADS:-2}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 ROUNDS=${ROUNDS:-2}
 ROWS=${ROWS:-10000}
-SCRIPTS=${SCRIPTS:-"select update insert"}
+SCRIPTS=${SCRIPTS:-"select update insert tpcb"}
+TPCB_SCALE=${TPCB_SCALE:-1}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PGBENCH=$(command -v pgbench || echo "$PGBIN/pgbench")
 [ -x "$PGBENCH" ] || { echo "bench: pgbench not found (install postgresql-15 or postgresql-contrib)" >&2; exit 1; }
@@ -94,6 +98,10 @@ for start in range(1, rows + 1, 1000):
     print(f"INSERT INTO bench_accounts VALUES {vals};")
 PY
   psql "$conn" -Xq -v ON_ERROR_STOP=1 -f "$work/load.sql" >/dev/null 2>"$work/setup.err" || { cat "$work/setup.err"; return 1; }
+  # The built-in TPC-B script's tables, with pgbench's own (client-side) initialisation.
+  case " $SCRIPTS " in
+    *" tpcb "*) "$PGBENCH" -i -q -s "$TPCB_SCALE" "$conn" >"$work/setup.err" 2>&1 || { tail -5 "$work/setup.err"; return 1; } ;;
+  esac
 }
 if [ $sled_ok = 1 ]; then setup "$sled_conn" || { echo "bench: loading sledgres failed: sledgres runs are skipped"; sled_ok=0; }; fi
 if [ $pg_ok = 1 ]; then setup "$pg_conn" || { echo "bench: loading PostgreSQL failed: PostgreSQL runs are skipped"; pg_ok=0; }; fi
@@ -101,8 +109,9 @@ if [ $pg_ok = 1 ]; then setup "$pg_conn" || { echo "bench: loading PostgreSQL fa
 # --- runs -----------------------------------------------------------------------------------
 run() { # name conn script -> prints tps or FAIL
   local conn=$1 script=$2 out
-  out=$("$PGBENCH" -n -c "$CLIENTS" -j "$THREADS" -T "$SECONDS_PER_RUN" -D rows="$ROWS" \
-        -f "$here/$script.sql" "$conn" 2>&1)
+  local what=(-D rows="$ROWS" -f "$here/$script.sql")
+  [ "$script" = tpcb ] && what=(-b tpcb-like)
+  out=$("$PGBENCH" -n -c "$CLIENTS" -j "$THREADS" -T "$SECONDS_PER_RUN" "${what[@]}" "$conn" 2>&1)
   local tps
   tps=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1)
   local failed
@@ -116,7 +125,7 @@ run() { # name conn script -> prints tps or FAIL
 }
 best() { printf '%s\n' "$@" | grep -v FAIL | sort -g | tail -1; }
 
-echo "bench: $CLIENTS clients, $THREADS threads, ${SECONDS_PER_RUN}s per run, $ROUNDS rounds, $ROWS rows"
+echo "bench: $CLIENTS clients, $THREADS threads, ${SECONDS_PER_RUN}s per run, $ROUNDS rounds, $ROWS rows, TPC-B scale $TPCB_SCALE"
 declare -A S P
 for script in $SCRIPTS; do
   s_all=(); p_all=()

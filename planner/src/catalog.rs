@@ -30,7 +30,7 @@
 //! form (`1 2`, `{1,2}`).
 
 use crate::error::Result;
-use sledgres_storage::{Constraint, DataType, TableDef, Transaction, Value};
+use sledgres_storage::{Constraint, DataType, FkAction, TableDef, Transaction, Value};
 
 /// OID of namespace `pg_catalog`.
 pub const PG_CATALOG_OID: i64 = 11;
@@ -42,6 +42,48 @@ pub const INFORMATION_SCHEMA_OID: i64 = 13_183;
 pub const SUPERUSER_OID: i64 = 10;
 /// OID of the `postgres` database.
 pub const DATABASE_OID: i64 = 5;
+/// OID of the plpgsql extension (pg_extension).
+const PLPGSQL_OID: i64 = 13_559;
+/// pg_class OID of pg_extension (pg_description.classoid of extensions).
+const PG_EXTENSION_OID: i64 = 3079;
+
+/// PostgreSQL's OIDs of the system catalogs (what `'pg_catalog.pg_class'::regclass` gives).
+const SYSTEM_RELATIONS: &[(i64, &str)] = &[
+    (1247, "pg_type"),
+    (1249, "pg_attribute"),
+    (1255, "pg_proc"),
+    (1259, "pg_class"),
+    (1260, "pg_authid"),
+    (1261, "pg_auth_members"),
+    (1262, "pg_database"),
+    (1213, "pg_tablespace"),
+    (2601, "pg_am"),
+    (2604, "pg_attrdef"),
+    (2606, "pg_constraint"),
+    (2609, "pg_description"),
+    (2610, "pg_index"),
+    (2615, "pg_namespace"),
+    (2620, "pg_trigger"),
+    (2611, "pg_inherits"),
+    (PG_EXTENSION_OID, "pg_extension"),
+    (3256, "pg_policy"),
+    (3381, "pg_statistic_ext"),
+    (3456, "pg_collation"),
+    (6104, "pg_publication"),
+    (6106, "pg_publication_rel"),
+    (6237, "pg_publication_namespace"),
+];
+
+/// The OID of system catalog `name` (in pg_catalog).
+pub fn system_relation_oid(name: &str) -> Option<i64> {
+    SYSTEM_RELATIONS
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(o, _)| *o)
+}
+
+/// OID of the `pg_database_owner` role (owner of schema `public`).
+pub const DATABASE_OWNER_OID: i64 = 6171;
 /// pg_class OID of pg_class / pg_constraint … (for pg_description.classoid).
 const FIRST_USER_OID: i64 = 16_384;
 
@@ -124,6 +166,7 @@ pub fn type_oid(ty: &DataType) -> i64 {
         DataType::Interval => "interval",
         DataType::Bytea => "bytea",
         DataType::Uuid => "uuid",
+        DataType::Name => "name",
         #[allow(unreachable_patterns)]
         _ => "text",
     };
@@ -224,6 +267,13 @@ const PG_CATALOG: &[&str] = &[
     "pg_tablespace",
     "pg_extension",
     "pg_collation",
+    "pg_policy",
+    "pg_statistic_ext",
+    "pg_publication",
+    "pg_publication_namespace",
+    "pg_publication_rel",
+    "pg_trigger",
+    "pg_auth_members",
 ];
 
 const INFORMATION_SCHEMA: &[&str] = &["tables", "columns", "schemata", "views"];
@@ -354,7 +404,13 @@ pub fn relation(
                 (PUBLIC_OID, "public"),
                 (INFORMATION_SCHEMA_OID, "information_schema"),
             ] {
-                rows.push(vec![i8v(oid), t(n), i8v(SUPERUSER_OID), NULL]);
+                // `public` belongs to pg_database_owner, as in PostgreSQL 15.
+                let owner = if oid == PUBLIC_OID {
+                    DATABASE_OWNER_OID
+                } else {
+                    SUPERUSER_OID
+                };
+                rows.push(vec![i8v(oid), t(n), i8v(owner), NULL]);
             }
         }
         "pg_class" => {
@@ -388,10 +444,20 @@ pub fn relation(
                 ("relispartition", BOOL),
                 ("relacl", TEXT),
                 ("reloptions", TEXT),
+                ("relpartbound", TEXT),
             ];
             for tb in &tables {
                 let view = is_view(tb);
                 let has_index = !tb.primary_key.is_empty() || !tb.indexes.is_empty();
+                // PostgreSQL enforces foreign keys with (internal) triggers on both tables;
+                // psql shows FK constraints only for tables with triggers.
+                let is_fk = |c: &Constraint| matches!(c, Constraint::ForeignKey(_));
+                let has_triggers = tb.constraints.iter().any(is_fk)
+                    || tables.iter().any(|o| {
+                        o.constraints
+                            .iter()
+                            .any(|c| matches!(c, Constraint::ForeignKey(f) if f.ref_table == tb.id))
+                    });
                 let checks = tb
                     .constraints
                     .iter()
@@ -419,13 +485,14 @@ pub fn relation(
                         i2(natts as i16),
                         i2(if kind == "r" { checks as i16 } else { 0 }),
                         b(kind == "v"),
-                        b(false),
+                        b(kind == "r" && has_triggers),
                         b(false),
                         b(false),
                         b(false),
                         b(true),
                         t(if kind == "r" { "d" } else { "n" }),
                         b(false),
+                        NULL,
                         NULL,
                         NULL,
                     ]
@@ -467,6 +534,9 @@ pub fn relation(
                 ("attinhcount", INT2),
                 ("attcollation", OID),
                 ("attstattarget", INT4),
+                ("attstorage", TEXT),
+                ("attcompression", TEXT),
+                ("attacl", TEXT),
             ];
             let attr =
                 |rel: i64, name: &str, ty: &DataType, num: usize, notnull: bool, def: bool| {
@@ -493,6 +563,9 @@ pub fn relation(
                         i2(0),
                         i8v(if collatable { 100 } else { 0 }),
                         i4(-1),
+                        t(storage_of(ty)),
+                        t(""),
+                        NULL,
                     ]
                 };
             for tb in &tables {
@@ -605,6 +678,7 @@ pub fn relation(
                 ("indkey", TEXT),
                 ("indexprs", TEXT),
                 ("indpred", TEXT),
+                ("indnullsnotdistinct", BOOL),
             ];
             for tb in tables.iter().filter(|t| !is_view(t)) {
                 let row = |oid: i64, cols: &[usize], unique: bool, primary: bool| {
@@ -627,6 +701,7 @@ pub fn relation(
                         t(key.join(" ")),
                         NULL,
                         NULL,
+                        b(false),
                     ]
                 };
                 if tb.primary_key_name.is_some() {
@@ -649,48 +724,30 @@ pub fn relation(
                 ("conrelid", OID),
                 ("contypid", OID),
                 ("conindid", OID),
+                ("conparentid", OID),
                 ("confrelid", OID),
                 ("conkey", TEXT),
                 ("confkey", TEXT),
                 ("consrc", TEXT),
             ];
-            let mut next = 0i64;
-            for tb in tables.iter().filter(|t| !is_view(t)) {
-                let key = |cols: &[usize]| {
-                    let v: Vec<String> = cols.iter().map(|c| (c + 1).to_string()).collect();
-                    format!("{{{}}}", v.join(","))
-                };
-                let mut push = |name: &str, kind: &str, cols: String, index: i64, src: Value| {
-                    next += 1;
-                    rows.push(vec![
-                        // Constraint OIDs: after the table's, in the user range.
-                        i8v(table_oid(tb) * 1000 + next),
-                        t(name),
-                        i8v(namespace_oid(&tb.schema)),
-                        t(kind),
-                        b(false),
-                        b(false),
-                        b(true),
-                        i8v(table_oid(tb)),
-                        i8v(0),
-                        i8v(index),
-                        i8v(0),
-                        t(cols),
-                        NULL,
-                        src,
-                    ]);
-                };
-                if let Some(pk) = &tb.primary_key_name {
-                    push(pk, "p", key(&tb.primary_key), pkey_oid(tb), NULL);
-                }
-                for ix in tb.indexes.iter().filter(|i| i.unique && !i.primary) {
-                    push(&ix.name, "u", key(&ix.columns), index_oid(ix.id), NULL);
-                }
-                for c in &tb.constraints {
-                    if let Constraint::Check { name, expr, .. } = c {
-                        push(name, "c", "{}".into(), 0, t(expr));
-                    }
-                }
+            for c in constraints(&tables) {
+                rows.push(vec![
+                    i8v(c.oid),
+                    t(c.name),
+                    i8v(c.namespace),
+                    t(c.kind),
+                    b(false),
+                    b(false),
+                    b(true),
+                    i8v(c.relid),
+                    i8v(0),
+                    i8v(c.index),
+                    i8v(0),
+                    i8v(c.frelid),
+                    t(c.key),
+                    c.fkey.map_or(NULL, t),
+                    c.check.map_or(NULL, t),
+                ]);
             }
         }
         "pg_attrdef" => {
@@ -737,8 +794,9 @@ pub fn relation(
                 b(false),
                 b(true),
                 i4(-1),
-                t("C.UTF-8"),
-                t("C.UTF-8"),
+                // Text compares byte by byte: the C collation.
+                t("C"),
+                t("C"),
                 NULL,
                 NULL,
             ]);
@@ -865,6 +923,13 @@ pub fn relation(
                 ("objsubid", INT4),
                 ("description", TEXT),
             ];
+            // The one built-in object with a description psql shows (\\dx).
+            rows.push(vec![
+                i8v(PLPGSQL_OID),
+                i8v(PG_EXTENSION_OID),
+                i4(0),
+                t("PL/pgSQL procedural language"),
+            ]);
         }
         "pg_inherits" => {
             columns = vec![
@@ -872,6 +937,69 @@ pub fn relation(
                 ("inhparent", OID),
                 ("inhseqno", INT4),
                 ("inhdetachpending", BOOL),
+            ];
+        }
+        // Objects sledgres does not have: the relations exist (psql's \\d joins them), empty.
+        "pg_policy" => {
+            columns = vec![
+                ("oid", OID),
+                ("polname", TEXT),
+                ("polrelid", OID),
+                ("polcmd", TEXT),
+                ("polpermissive", BOOL),
+                ("polroles", TEXT),
+                ("polqual", TEXT),
+                ("polwithcheck", TEXT),
+            ];
+        }
+        "pg_statistic_ext" => {
+            columns = vec![
+                ("oid", OID),
+                ("stxrelid", OID),
+                ("stxname", TEXT),
+                ("stxnamespace", OID),
+                ("stxowner", OID),
+                ("stxstattarget", INT4),
+                ("stxkeys", TEXT),
+                ("stxkind", TEXT),
+            ];
+        }
+        "pg_publication" => {
+            columns = vec![
+                ("oid", OID),
+                ("pubname", TEXT),
+                ("pubowner", OID),
+                ("puballtables", BOOL),
+            ];
+        }
+        "pg_publication_namespace" => {
+            columns = vec![("oid", OID), ("pnpubid", OID), ("pnnspid", OID)];
+        }
+        "pg_publication_rel" => {
+            columns = vec![
+                ("oid", OID),
+                ("prpubid", OID),
+                ("prrelid", OID),
+                ("prqual", TEXT),
+                ("prattrs", TEXT),
+            ];
+        }
+        "pg_trigger" => {
+            columns = vec![
+                ("oid", OID),
+                ("tgrelid", OID),
+                ("tgparentid", OID),
+                ("tgname", TEXT),
+                ("tgenabled", TEXT),
+                ("tgisinternal", BOOL),
+            ];
+        }
+        "pg_auth_members" => {
+            columns = vec![
+                ("roleid", OID),
+                ("member", OID),
+                ("grantor", OID),
+                ("admin_option", BOOL),
             ];
         }
         "pg_tablespace" => {
@@ -888,7 +1016,7 @@ pub fn relation(
                 ("extversion", TEXT),
             ];
             rows.push(vec![
-                i8v(13_000),
+                i8v(PLPGSQL_OID),
                 t("plpgsql"),
                 i8v(SUPERUSER_OID),
                 i8v(PG_CATALOG_OID),
@@ -991,6 +1119,201 @@ pub fn relation(
         }
     }
     Ok(VirtualRelation { columns, rows })
+}
+
+/// attstorage: PostgreSQL's typstorage for the column's type.
+fn storage_of(ty: &DataType) -> &'static str {
+    match ty {
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Bytea => "x",
+        DataType::Numeric { .. } => "m",
+        _ => "p",
+    }
+}
+
+/// One row of pg_constraint, with its definition as `pg_get_constraintdef` prints it.
+pub struct ConstraintInfo {
+    pub oid: i64,
+    pub name: String,
+    pub namespace: i64,
+    /// `p`, `u`, `c` or `f`.
+    pub kind: &'static str,
+    pub relid: i64,
+    pub index: i64,
+    pub frelid: i64,
+    pub key: String,
+    pub fkey: Option<String>,
+    pub check: Option<String>,
+    pub definition: String,
+}
+
+/// Every table's constraints, in a stable order (their OIDs derive from it).
+pub fn constraints(tables: &[std::sync::Arc<TableDef>]) -> Vec<ConstraintInfo> {
+    let mut out = vec![];
+    for tb in tables
+        .iter()
+        .filter(|t| crate::binder::view::view_sql(t).is_none())
+    {
+        let key = |cols: &[usize]| {
+            let v: Vec<String> = cols.iter().map(|c| (c + 1).to_string()).collect();
+            format!("{{{}}}", v.join(","))
+        };
+        let names = |t: &TableDef, cols: &[usize]| -> String {
+            cols.iter()
+                .filter_map(|c| t.columns.get(*c).map(|c| quote_ident(&c.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut next = 0i64;
+        let mut add = |out: &mut Vec<ConstraintInfo>, mut c: ConstraintInfo| {
+            next += 1;
+            // Constraint OIDs: after the table's, in the user range.
+            c.oid = table_oid(tb) * 1000 + next;
+            out.push(c);
+        };
+        let base = |name: &str, kind, index, key: String, definition: String| ConstraintInfo {
+            oid: 0,
+            name: name.to_string(),
+            namespace: namespace_oid(&tb.schema),
+            kind,
+            relid: table_oid(tb),
+            index,
+            frelid: 0,
+            key,
+            fkey: None,
+            check: None,
+            definition,
+        };
+        if let Some(pk) = &tb.primary_key_name {
+            let def = format!("PRIMARY KEY ({})", names(tb, &tb.primary_key));
+            add(
+                &mut out,
+                base(pk, "p", pkey_oid(tb), key(&tb.primary_key), def),
+            );
+        }
+        for ix in tb.indexes.iter().filter(|i| i.unique && !i.primary) {
+            let def = format!("UNIQUE ({})", names(tb, &ix.columns));
+            add(
+                &mut out,
+                base(&ix.name, "u", index_oid(ix.id), key(&ix.columns), def),
+            );
+        }
+        for c in &tb.constraints {
+            match c {
+                Constraint::Check { name, expr, .. } => {
+                    let mut row = base(name, "c", 0, "{}".into(), format!("CHECK ({expr})"));
+                    row.check = Some(expr.clone());
+                    add(&mut out, row);
+                }
+                Constraint::ForeignKey(fk) => {
+                    let Some(rt) = tables.iter().find(|t| t.id == fk.ref_table) else {
+                        continue;
+                    };
+                    let mut def = format!(
+                        "FOREIGN KEY ({}) REFERENCES {}({})",
+                        names(tb, &fk.columns),
+                        quote_ident(&rt.name),
+                        names(rt, &fk.ref_columns)
+                    );
+                    for (what, action) in [("UPDATE", fk.on_update), ("DELETE", fk.on_delete)] {
+                        let a = match action {
+                            FkAction::NoAction => continue,
+                            FkAction::Restrict => "RESTRICT",
+                            FkAction::Cascade => "CASCADE",
+                            FkAction::SetNull => "SET NULL",
+                            FkAction::SetDefault => "SET DEFAULT",
+                        };
+                        def.push_str(&format!(" ON {what} {a}"));
+                    }
+                    let mut row = base(&fk.name, "f", 0, key(&fk.columns), def);
+                    row.frelid = table_oid(rt);
+                    row.fkey = Some(key(&fk.ref_columns));
+                    add(&mut out, row);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `pg_get_indexdef(oid, column)` for every index: ((index OID, column number), text); column
+/// 0 is the whole `CREATE INDEX` statement, column k the k-th key column.
+pub fn index_definitions(tables: &[std::sync::Arc<TableDef>]) -> Vec<((i64, i64), String)> {
+    let mut out = vec![];
+    for tb in tables
+        .iter()
+        .filter(|t| crate::binder::view::view_sql(t).is_none())
+    {
+        let def = |name: &str, cols: &[usize], unique: bool| {
+            let names: Vec<String> = cols
+                .iter()
+                .filter_map(|c| tb.columns.get(*c).map(|c| quote_ident(&c.name)))
+                .collect();
+            format!(
+                "CREATE {}INDEX {} ON {}.{} USING btree ({})",
+                if unique { "UNIQUE " } else { "" },
+                quote_ident(name),
+                quote_ident(&tb.schema),
+                quote_ident(&tb.name),
+                names.join(", ")
+            )
+        };
+        let mut push = |oid: i64, name: &str, cols: &[usize], unique: bool| {
+            out.push(((oid, 0), def(name, cols, unique)));
+            for (k, c) in cols.iter().enumerate() {
+                if let Some(c) = tb.columns.get(*c) {
+                    out.push(((oid, k as i64 + 1), quote_ident(&c.name)));
+                }
+            }
+        };
+        if let Some(pk) = &tb.primary_key_name {
+            push(pkey_oid(tb), pk, &tb.primary_key, true);
+        }
+        for ix in tb.indexes.iter().filter(|i| !i.primary) {
+            push(index_oid(ix.id), &ix.name, &ix.columns, ix.unique);
+        }
+    }
+    out
+}
+
+/// Every relation's OID and name (the output of `::regclass`), tables, views and indexes.
+pub fn relation_names(tables: &[std::sync::Arc<TableDef>]) -> Vec<(i64, String)> {
+    let mut out: Vec<(i64, String)> = SYSTEM_RELATIONS
+        .iter()
+        .map(|(o, n)| (*o, n.to_string()))
+        .collect();
+    for tb in tables {
+        out.push((table_oid(tb), quote_ident(&tb.name)));
+        if let Some(pk) = &tb.primary_key_name {
+            out.push((pkey_oid(tb), quote_ident(pk)));
+        }
+        for ix in tb.indexes.iter().filter(|i| !i.primary) {
+            out.push((index_oid(ix.id), quote_ident(&ix.name)));
+        }
+    }
+    out
+}
+
+/// The OIDs and names of the schemas.
+pub const NAMESPACES: &[(i64, &str)] = &[
+    (PG_CATALOG_OID, "pg_catalog"),
+    (PUBLIC_OID, "public"),
+    (INFORMATION_SCHEMA_OID, "information_schema"),
+];
+
+/// `quote_ident`: double-quoted unless a plain lower-case identifier that is not reserved.
+pub fn quote_ident(s: &str) -> String {
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+        && !crate::binder::catalog::is_reserved(s);
+    if plain {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
 }
 
 /// information_schema.columns.data_type: the SQL-standard spelling.

@@ -54,6 +54,8 @@ pub enum ErrorKind {
     DivisionByZero,
     /// 22P02
     InvalidTextRepresentation,
+    /// 2201B
+    InvalidRegularExpression,
     /// 22001
     StringDataRightTruncation,
     /// 22023

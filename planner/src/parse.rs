@@ -42,7 +42,7 @@ fn parse_masked(sql: &str, masked_locks: &str) -> Result<Vec<(String, Parsed)>> 
         .map(|p| crate::utility::recognize(p))
         .collect();
     if utilities.iter().all(|u| u.is_none()) {
-        let stmts = Parser::parse_sql(&PostgreSqlDialect {}, masked_locks)
+        let stmts = Parser::parse_sql(&PostgreSqlDialect {}, &copy_booleans(masked_locks))
             .map_err(|e| syntax_error(sql, e))?;
         return Ok(if pieces.len() == stmts.len() {
             pieces
@@ -81,8 +81,8 @@ fn parse_masked(sql: &str, masked_locks: &str) -> Result<Vec<(String, Parsed)>> 
             masked.replace_range(at..at + p.len(), &blank);
         }
     }
-    let stmts =
-        Parser::parse_sql(&PostgreSqlDialect {}, &masked).map_err(|e| syntax_error(sql, e))?;
+    let stmts = Parser::parse_sql(&PostgreSqlDialect {}, &copy_booleans(&masked))
+        .map_err(|e| syntax_error(sql, e))?;
     let sql_count = utilities.iter().filter(|u| u.is_none()).count();
     if stmts.len() != sql_count {
         return Err(Error::internal(
@@ -101,6 +101,83 @@ fn parse_masked(sql: &str, masked_locks: &str) -> Result<Vec<(String, Parsed)>> 
         }
     }
     Ok(out)
+}
+
+/// COPY's boolean options take any of PostgreSQL's boolean spellings (`FREEZE on`, `HEADER 0`,
+/// as pgbench sends `copy … with (freeze on)`), sqlparser only TRUE/FALSE or nothing. Within a
+/// COPY statement the value after FREEZE or HEADER is rewritten: a true one is blanked (the
+/// option alone means true; byte positions stay), a false one becomes `false`.
+fn copy_booleans(sql: &str) -> std::borrow::Cow<'_, str> {
+    let lower = sql.to_ascii_lowercase();
+    if !lower.contains("copy") || !(lower.contains("freeze") || lower.contains("header")) {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let bytes = sql.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    // (start, end) of each word outside quotes, with a statement break marked as None.
+    let mut words: Vec<Option<(usize, usize)>> = vec![];
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\'' || b == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b {
+                i += 1;
+            }
+            i += 1;
+        } else if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+        } else if b == b';' {
+            words.push(None);
+            i += 1;
+        } else if is_word(b) {
+            let start = i;
+            while i < bytes.len() && is_word(bytes[i]) {
+                i += 1;
+            }
+            words.push(Some((start, i)));
+        } else {
+            if !b.is_ascii_whitespace() {
+                // Punctuation (or a non-ASCII byte) separates an option from what follows.
+                words.push(Some((usize::MAX, usize::MAX)));
+            }
+            i += 1;
+        }
+    }
+    let mut out = sql.to_string();
+    let mut replacements: Vec<(usize, usize, String)> = vec![];
+    let mut in_copy = false;
+    let mut first = true;
+    for (k, w) in words.iter().enumerate() {
+        let Some((s, e)) = *w else {
+            in_copy = false;
+            first = true;
+            continue;
+        };
+        let word = lower.get(s..e).unwrap_or("");
+        if first {
+            in_copy = word == "copy";
+            first = false;
+            continue;
+        }
+        if !in_copy || !(word == "freeze" || word == "header") {
+            continue;
+        }
+        let Some(Some((vs, ve))) = words.get(k + 1).copied() else {
+            continue;
+        };
+        match lower.get(vs..ve).unwrap_or("") {
+            "on" | "yes" | "1" => replacements.push((vs, ve, " ".repeat(ve - vs))),
+            "off" | "no" | "0" => replacements.push((vs, ve, "false".to_string())),
+            _ => {}
+        }
+    }
+    for (s, e, r) in replacements.into_iter().rev() {
+        out.replace_range(s..e, &r);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether the text holds only whitespace and comments.
@@ -284,6 +361,16 @@ mod tests {
         let v = parse("SELECT 1; SELECT 'a;b' ; -- c;\n SELECT 2").unwrap();
         assert_eq!(v.len(), 3);
         assert_eq!(v[1].0, "SELECT 'a;b'");
+    }
+
+    #[test]
+    fn copy_takes_postgres_boolean_spellings() {
+        assert_eq!(
+            copy_booleans("copy t from stdin with (freeze on, HEADER off)"),
+            "copy t from stdin with (freeze   , HEADER false)"
+        );
+        assert_eq!(copy_booleans("select 'freeze on'"), "select 'freeze on'");
+        assert!(parse("copy pgbench_accounts from stdin with (freeze on)").is_ok());
     }
 
     #[test]

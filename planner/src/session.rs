@@ -243,7 +243,8 @@ enum Action {
     /// COPY … FROM STDIN / TO STDOUT (`session/copy.rs`).
     CopyFrom(Arc<copy::CopyFromPlan>),
     CopyTo(Arc<copy::CopyToPlan>),
-    /// DEALLOCATE / DISCARD: acts on state the caller keeps (see [`StatementEffect`]).
+    /// PREPARE / EXECUTE / DEALLOCATE / DISCARD: acts on state the caller keeps (see
+    /// [`StatementEffect`]).
     Effect(StatementEffect),
     /// DISCARD PLANS / SEQUENCES / TEMP: nothing is cached or temporary, so nothing to do.
     NoOp(&'static str),
@@ -260,6 +261,16 @@ pub enum StatementEffect {
     Deallocate(Option<String>),
     /// DISCARD ALL: drop every prepared statement and portal; settings are reset here.
     DiscardAll,
+    /// PREPARE name [(types)] AS statement: store `statement` under `name`; a name that is
+    /// taken is the caller's 42P05.
+    Prepare {
+        name: String,
+        statement: Box<Prepared>,
+    },
+    /// EXECUTE name [(args)]: the caller looks `name` up (26000 if missing), has
+    /// [`Session::execute_arguments`] evaluate `args` for its parameter types, and executes
+    /// it with them: its result and tag are the EXECUTE's.
+    Execute { name: String, args: Vec<ast::Expr> },
 }
 
 /// A bound, planned statement ready to execute with parameter values. Re-executable.
@@ -268,6 +279,13 @@ pub struct Prepared {
     action: Arc<Action>,
     param_types: Vec<DataType>,
     columns: Vec<ColumnInfo>,
+}
+
+/// Two prepared statements are equal when they are the same statement (prepared once).
+impl PartialEq for Prepared {
+    fn eq(&self, other: &Prepared) -> bool {
+        Arc::ptr_eq(&self.action, &other.action)
+    }
 }
 
 impl Prepared {
@@ -412,6 +430,10 @@ impl Session {
         if self.block == Block::Failed && !is_end {
             return Err(in_failed_block());
         }
+        // Literals are parsed while binding: timestamptz input needs the session time zone.
+        if let Ok(tz) = self.settings.get("TimeZone") {
+            let _ = scalar::set_time_zone(&tz);
+        }
         // The optimizer reads the database's statistics while this statement is planned.
         let _stats = crate::optimizer::stats::install(self.db.stats.clone());
         let r = self.prepare_inner(stmt, param_types);
@@ -466,6 +488,64 @@ impl Session {
                 let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
                 let target = (!all).then(|| crate::binder::ident(name));
                 return Ok(simple(Action::Effect(StatementEffect::Deallocate(target))));
+            }
+            ast::Statement::Prepare {
+                name,
+                data_types,
+                statement,
+            } => {
+                // PostgreSQL's grammar allows only these as a PREPARE's statement.
+                if !matches!(
+                    **statement,
+                    ast::Statement::Query(_)
+                        | ast::Statement::Insert(_)
+                        | ast::Statement::Update(_)
+                        | ast::Statement::Delete(_)
+                ) {
+                    // The word after AS, as written.
+                    let mut words = stmt.sql.split_whitespace();
+                    let shown = statement.to_string();
+                    let word = words
+                        .find(|w| w.eq_ignore_ascii_case("as"))
+                        .and_then(|_| words.next())
+                        .or_else(|| shown.split_whitespace().next())
+                        .unwrap_or("")
+                        .trim_end_matches(';');
+                    return Err(Error::new(
+                        ErrorKind::SyntaxError,
+                        format!("syntax error at or near \"{word}\""),
+                    ));
+                }
+                let types = data_types
+                    .iter()
+                    .map(|t| scalar::type_from_ast(t).map(Some))
+                    .collect::<Result<Vec<_>>>()?;
+                let inner = Statement {
+                    sql: statement.to_string(),
+                    parsed: Parsed::Sql(statement.clone()),
+                    lock_modes: stmt.lock_modes.clone(),
+                    text: stmt.text.clone(),
+                };
+                let prepared = self.prepare_inner(&inner, &types)?;
+                return Ok(simple(Action::Effect(StatementEffect::Prepare {
+                    name: crate::binder::ident(name),
+                    statement: Box::new(prepared),
+                })));
+            }
+            ast::Statement::Execute {
+                name: Some(name),
+                parameters,
+                immediate: false,
+                into,
+                using,
+                output: false,
+                default: false,
+                ..
+            } if into.is_empty() && using.is_empty() => {
+                return Ok(simple(Action::Effect(StatementEffect::Execute {
+                    name: crate::binder::object_name_pub(name)?,
+                    args: parameters.clone(),
+                })));
             }
             ast::Statement::Discard { object_type } => {
                 return Ok(simple(match object_type {
@@ -716,7 +796,7 @@ impl Session {
             ));
         }
         self.settings.get(&lower)?;
-        Ok(lower)
+        Ok(Settings::display_name(&lower))
     }
 
     /// Converts a parameter sent in text format to a value of the given type (22P02 etc.).
@@ -785,6 +865,12 @@ impl Session {
                 } else {
                     "DEALLOCATE ALL"
                 });
+            }
+            Action::Effect(StatementEffect::Prepare { .. }) => return tag("PREPARE"),
+            Action::Effect(StatementEffect::Execute { .. }) => {
+                return Err(Error::internal(
+                    "EXECUTE runs the statement it names (see execute_arguments)",
+                ))
             }
             Action::Effect(StatementEffect::DiscardAll) => {
                 if self.block != Block::None {
@@ -969,6 +1055,86 @@ impl Session {
             }
             _ => Err(Error::internal("unhandled statement kind")),
         }
+    }
+
+    /// EXECUTE's arguments as parameter values for `target`, the statement it names: each
+    /// is bound with no columns in scope, coerced to the parameter's type as an assignment
+    /// (42804 when it cannot be) and evaluated. A different count is 42601 — unless the
+    /// statement has no parameters: PostgreSQL then ignores the arguments. `execute` must be
+    /// an EXECUTE (its [`StatementEffect::Execute`]).
+    pub fn execute_arguments(
+        &mut self,
+        execute: &Prepared,
+        target: &Prepared,
+    ) -> Result<Vec<Value>> {
+        if self.block == Block::Failed {
+            return Err(in_failed_block());
+        }
+        let r = self.execute_arguments_inner(execute, target);
+        if let Err(e) = &r {
+            self.statement_failed(e);
+        }
+        r
+    }
+
+    fn execute_arguments_inner(
+        &mut self,
+        execute: &Prepared,
+        target: &Prepared,
+    ) -> Result<Vec<Value>> {
+        let Action::Effect(StatementEffect::Execute { name, args }) = &*execute.action else {
+            return Err(Error::internal("execute_arguments needs an EXECUTE"));
+        };
+        let types = target.param_types();
+        if types.is_empty() {
+            return Ok(vec![]);
+        }
+        if args.len() != types.len() {
+            return Err(Error::new(
+                ErrorKind::SyntaxError,
+                format!("wrong number of parameters for prepared statement \"{name}\""),
+            )
+            .with_detail(format!(
+                "Expected {} parameters but got {}.",
+                types.len(),
+                args.len()
+            )));
+        }
+        if let Ok(tz) = self.settings.get("TimeZone") {
+            let _ = scalar::set_time_zone(&tz);
+        }
+        let txn = self.ensure_txn()?;
+        txn.begin_statement()?;
+        let mut binder = Binder::new(&txn, &[]);
+        binder.settings = Some(self.settings_reader());
+        binder.scopes.push(crate::binder::Scope::default());
+        let mut exprs = vec![];
+        for (i, (arg, ty)) in args.iter().zip(types).enumerate() {
+            let e = binder.bind_expr(arg)?;
+            if let Some(from) = e.ty() {
+                if &from != ty && !scalar::can_cast(&from, ty, scalar::CastContext::Assignment) {
+                    return Err(Error::new(
+                        ErrorKind::DatatypeMismatch,
+                        format!(
+                            "parameter ${} of type {} cannot be coerced to the expected type {}",
+                            i + 1,
+                            from.pg_name(),
+                            ty.pg_name()
+                        ),
+                    )
+                    .with_hint("You will need to rewrite or cast the expression."));
+                }
+            }
+            exprs.push(binder.coerce_ctx(e, ty, scalar::CastContext::Assignment)?);
+        }
+        let ctx = Arc::new(ExecCtx::new(txn.clone(), vec![], self.cancel.0.clone()));
+        exprs
+            .iter()
+            .map(|e| {
+                let c = exec::expr::compile(e, &exec::expr::Layout::default())?;
+                exec::expr::eval_const(&c, &ctx)
+            })
+            .collect()
     }
 
     /// Up to `max_rows` (0 = all remaining, in bounded batches) more rows; `None` when the cursor

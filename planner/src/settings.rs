@@ -31,6 +31,39 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("client_min_messages", "notice", false),
     ("TimeZone", "UTC", true),
     ("work_mem", "4MB", false),
+    // Planner and output settings that scripts (PostgreSQL's regression files among them) set
+    // around statements. They are accepted, shown and restored like any other setting; the
+    // planner choices they steer do not exist here, so they change no result.
+    ("bytea_output", "hex", false),
+    ("enable_bitmapscan", "on", false),
+    ("enable_hashagg", "on", false),
+    ("enable_hashjoin", "on", false),
+    ("enable_incremental_sort", "on", false),
+    ("enable_indexonlyscan", "on", false),
+    ("enable_indexscan", "on", false),
+    ("enable_material", "on", false),
+    ("enable_memoize", "on", false),
+    ("enable_mergejoin", "on", false),
+    ("enable_nestloop", "on", false),
+    ("enable_parallel_append", "on", false),
+    ("enable_parallel_hash", "on", false),
+    ("enable_partition_pruning", "on", false),
+    ("enable_partitionwise_aggregate", "off", false),
+    ("enable_partitionwise_join", "off", false),
+    ("enable_seqscan", "on", false),
+    ("enable_sort", "on", false),
+    ("enable_tidscan", "on", false),
+    ("escape_string_warning", "on", false),
+    ("jit", "on", false),
+    ("jit_above_cost", "100000", false),
+    ("max_parallel_workers_per_gather", "2", false),
+    ("min_parallel_index_scan_size", "512kB", false),
+    ("min_parallel_table_scan_size", "8MB", false),
+    ("parallel_leader_participation", "on", false),
+    ("parallel_setup_cost", "1000", false),
+    ("parallel_tuple_cost", "0.1", false),
+    ("random_page_cost", "4", false),
+    ("seq_page_cost", "1", false),
 ];
 
 /// Settings that cannot be changed with SET.
@@ -73,6 +106,16 @@ impl Settings {
                 .insert(key.clone(), (name.to_string(), value.to_string()));
         }
         self.changed.push(key);
+    }
+
+    /// A setting's name as PostgreSQL spells it (`TimeZone`, `DateStyle`): SHOW's column
+    /// name and the name error messages use.
+    pub fn display_name(name: &str) -> String {
+        let key = name.to_lowercase();
+        KNOWN
+            .iter()
+            .find(|(n, _, _)| n.to_lowercase() == key)
+            .map_or(key, |(n, _, _)| n.to_string())
     }
 
     fn canonical(name: &str) -> Result<String> {
@@ -189,7 +232,10 @@ fn normalize(key: &str, v: &str) -> Result<String> {
     let invalid = || {
         Error::new(
             ErrorKind::InvalidParameterValue,
-            format!("invalid value for parameter \"{key}\": \"{v}\""),
+            format!(
+                "invalid value for parameter \"{}\": \"{v}\"",
+                Settings::display_name(key)
+            ),
         )
     };
     Ok(match key {
@@ -244,6 +290,9 @@ fn normalize(key: &str, v: &str) -> Result<String> {
             }
         }
         "standard_conforming_strings"
+        | "escape_string_warning"
+        | "jit"
+        | "parallel_leader_participation"
         | "default_transaction_read_only"
         | "default_transaction_deferrable" => match v.to_lowercase().as_str() {
             "on" | "true" | "yes" | "1" => "on".into(),
@@ -251,6 +300,17 @@ fn normalize(key: &str, v: &str) -> Result<String> {
             _ => return Err(invalid()),
         },
         "work_mem" => format_kb(parse_work_mem_kb(v)?),
+        k if k.starts_with("enable_") => match v.to_lowercase().as_str() {
+            "on" | "true" | "yes" | "1" => "on".into(),
+            "off" | "false" | "no" | "0" => "off".into(),
+            _ => return Err(invalid()),
+        },
+        "bytea_output" => match v.to_lowercase().as_str() {
+            l @ ("hex" | "escape") => l.to_string(),
+            _ => return Err(invalid()),
+        },
+        // A region of the zone database (reported with its canonical spelling) or an offset.
+        "timezone" => crate::scalar::time_zone_name(v).ok_or_else(invalid)?,
         "statement_timeout" | "lock_timeout" | "deadlock_timeout" => {
             let ms = parse_duration_ms(v).ok_or_else(invalid)?;
             format_duration_ms(ms)

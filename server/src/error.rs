@@ -40,6 +40,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         NumericValueOutOfRange => "22003",
         DivisionByZero => "22012",
         InvalidTextRepresentation => "22P02",
+        InvalidRegularExpression => "2201B",
         StringDataRightTruncation => "22001",
         InvalidParameterValue => "22023",
         DatetimeFieldOverflow => "22008",

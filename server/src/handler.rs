@@ -201,8 +201,19 @@ impl Handler {
                     Some(stmt) => Some(session.prepare(&stmt, &param_types)?),
                     None => None,
                 };
-                core.statements
-                    .insert(name, Arc::new(PreparedStatement { prepared }));
+                let execute_columns = match prepared.as_ref().and_then(|p| p.statement_effect()) {
+                    Some(StatementEffect::Execute { name: target, .. }) => {
+                        core.statements.get(target).map(|t| t.columns().to_vec())
+                    }
+                    _ => None,
+                };
+                core.statements.insert(
+                    name,
+                    Arc::new(PreparedStatement {
+                        prepared,
+                        execute_columns,
+                    }),
+                );
                 Ok(vec![Msg::ParseComplete(ParseComplete::new())])
             })
             .await;
@@ -678,14 +689,34 @@ fn simple_run(core: &mut Core, msgs: &mut Vec<Msg>) -> Result<Hop, SqlError> {
         let prepared = session.prepare(&stmt, &[]);
         push_notices(session, msgs);
         let prepared = prepared?;
+        let (prepared, params) = match prepared.statement_effect().cloned() {
+            Some(StatementEffect::Execute { name, .. }) => {
+                match execute_target(core, &prepared, &name)? {
+                    Some(target) => target,
+                    None => {
+                        msgs.push(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
+                        core.simple = Some(run);
+                        continue;
+                    }
+                }
+            }
+            Some(effect) => {
+                let tag = run_statement_effect(core, &prepared, effect, None)?;
+                msgs.push(command_complete(tag));
+                core.simple = Some(run);
+                continue;
+            }
+            None => (prepared, Vec::new()),
+        };
         if let Some(effect) = prepared.statement_effect().cloned() {
+            // EXECUTE of a statement that is itself DEALLOCATE, DISCARD … (made by Parse).
             let tag = run_statement_effect(core, &prepared, effect, None)?;
             msgs.push(command_complete(tag));
             core.simple = Some(run);
             continue;
         }
         let session = core.session()?;
-        let result = session.execute(&prepared, Vec::new());
+        let result = session.execute(&prepared, params);
         push_notices(session, msgs);
         match result? {
             QueryResult::Command(tag) => msgs.push(command_complete(tag.0)),
@@ -742,15 +773,48 @@ fn finish_batch(core: &mut Core, error: Option<SqlError>) -> Vec<Msg> {
     msgs
 }
 
-/// DEALLOCATE and DISCARD ALL: the planner checks and does the session's part, then this
-/// drops the prepared statements (never the unnamed one, as in PostgreSQL) and, for DISCARD
-/// ALL, the portals other than the one running it. Returns the command tag.
+/// EXECUTE name (args): the statement `name` (26000 if there is none) and the arguments
+/// evaluated for its parameters. `None` for a statement made from an empty query string.
+fn execute_target(
+    core: &mut Core,
+    execute: &Prepared,
+    name: &str,
+) -> Result<Option<(Prepared, Vec<Value>)>, SqlError> {
+    let Some(stmt) = core.statements.get(name).cloned() else {
+        let e = sledgres_planner::Error::new(
+            sledgres_planner::ErrorKind::InvalidSqlStatementName,
+            format!("prepared statement \"{name}\" does not exist"),
+        );
+        core.session()?.statement_failed(&e);
+        return Err(e.into());
+    };
+    let Some(target) = stmt.prepared.clone() else {
+        return Ok(None);
+    };
+    let params = core.session()?.execute_arguments(execute, &target)?;
+    Ok(Some((target, params)))
+}
+
+/// PREPARE, DEALLOCATE and DISCARD ALL: the planner checks and does the session's part, then
+/// this stores the statement PREPARE made (42P05 if the name is taken: Parse and PREPARE share
+/// the namespace) or drops prepared statements (never the unnamed one, as in PostgreSQL) and,
+/// for DISCARD ALL, the portals other than the one running it. Returns the command tag.
 fn run_statement_effect(
     core: &mut Core,
     prepared: &Prepared,
     effect: StatementEffect,
     running_portal: Option<&str>,
 ) -> Result<String, SqlError> {
+    if let StatementEffect::Prepare { name, .. } = &effect {
+        if core.statements.contains_key(name) {
+            let e = SqlError::new(
+                code::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            );
+            mark_statement_failed(core, &e);
+            return Err(e);
+        }
+    }
     if let StatementEffect::Deallocate(Some(name)) = &effect {
         if !core.statements.contains_key(name) {
             let e = sledgres_planner::Error::new(
@@ -775,6 +839,18 @@ fn run_statement_effect(
             core.statements.retain(|name, _| name.is_empty());
             core.portals
                 .retain(|name, _| Some(name.as_str()) == running_portal);
+        }
+        StatementEffect::Prepare { name, statement } => {
+            core.statements.insert(
+                name,
+                Arc::new(PreparedStatement {
+                    prepared: Some(*statement),
+                    execute_columns: None,
+                }),
+            );
+        }
+        StatementEffect::Execute { .. } => {
+            return Err(SqlError::new(code::INTERNAL, "EXECUTE is not an effect"))
         }
     }
     Ok(tag)
@@ -888,7 +964,7 @@ fn execute_step(
     let state = std::mem::replace(&mut portal.state, PortalState::Done);
     let statement = portal.statement.clone();
     let params = std::mem::take(&mut portal.params);
-    let formats = portal.result_formats.clone();
+    let mut formats = portal.result_formats.clone();
     let session = core.session()?;
     let mut msgs = Vec::new();
     let mut cursor = match state {
@@ -919,12 +995,32 @@ fn execute_step(
                 msgs.push(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
                 return Ok((msgs, 0, true));
             };
+            let (prepared, params) = match prepared.statement_effect().cloned() {
+                Some(StatementEffect::Execute { name: target, .. }) => {
+                    match execute_target(core, prepared, &target)? {
+                        Some((target, params)) => {
+                            // Bind chose formats for the columns Parse described; if the
+                            // statement changed since (or was unknown), rows go as text.
+                            if formats.len() != target.columns().len() {
+                                formats = vec![0; target.columns().len()];
+                            }
+                            (target, params)
+                        }
+                        None => {
+                            msgs.push(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
+                            return Ok((msgs, 0, true));
+                        }
+                    }
+                }
+                _ => (prepared.clone(), params),
+            };
             if let Some(effect) = prepared.statement_effect().cloned() {
-                let tag = run_statement_effect(core, prepared, effect, Some(name))?;
+                let tag = run_statement_effect(core, &prepared, effect, Some(name))?;
                 msgs.push(command_complete(tag));
                 return Ok((msgs, 0, true));
             }
-            let result = session.execute(prepared, params);
+            let session = core.session()?;
+            let result = session.execute(&prepared, params);
             push_notices(session, &mut msgs);
             match result? {
                 QueryResult::Command(tag) => {
@@ -953,6 +1049,7 @@ fn execute_step(
             }
         }
     };
+    let session = core.session()?;
     let columns = cursor.columns().to_vec();
     let want = if max_rows == 0 {
         ROWS_PER_HOP

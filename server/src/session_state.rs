@@ -38,10 +38,13 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
-/// A statement created by Parse.
+/// A statement created by Parse or PREPARE.
 pub struct PreparedStatement {
     /// `None` for an empty query string (it binds and executes as EmptyQueryResponse).
     pub prepared: Option<Prepared>,
+    /// For an `EXECUTE name` made by Parse: the result columns of the statement it named
+    /// when it was parsed (PostgreSQL describes an EXECUTE by what it runs).
+    pub execute_columns: Option<Vec<ColumnInfo>>,
 }
 
 impl PreparedStatement {
@@ -52,6 +55,9 @@ impl PreparedStatement {
             .unwrap_or(&[])
     }
     pub fn columns(&self) -> &[ColumnInfo] {
+        if let Some(cols) = &self.execute_columns {
+            return cols;
+        }
         self.prepared.as_ref().map(|p| p.columns()).unwrap_or(&[])
     }
 }

@@ -54,6 +54,7 @@ pub const OID_TIMESTAMP: u32 = 1114;
 pub const OID_TIMESTAMPTZ: u32 = 1184;
 pub const OID_INTERVAL: u32 = 1186;
 pub const OID_UUID: u32 = 2950;
+pub const OID_NAME: u32 = 19;
 
 /// pg_type.oid of a column's type.
 pub fn type_oid(ty: &DataType) -> u32 {
@@ -75,6 +76,7 @@ pub fn type_oid(ty: &DataType) -> u32 {
         DataType::Interval => OID_INTERVAL,
         DataType::Bytea => OID_BYTEA,
         DataType::Uuid => OID_UUID,
+        DataType::Name => OID_NAME,
     }
 }
 
@@ -90,6 +92,7 @@ pub fn type_size(ty: &DataType) -> i16 {
         | DataType::Timestamp
         | DataType::TimestampTz => 8,
         DataType::Interval | DataType::Uuid => 16,
+        DataType::Name => 64,
         DataType::Numeric { .. }
         | DataType::Text
         | DataType::Varchar(_)
@@ -136,6 +139,7 @@ pub fn param_type_from_oid(oid: u32) -> Result<Option<DataType>, SqlError> {
         OID_INTERVAL => DataType::Interval,
         OID_BYTEA => DataType::Bytea,
         OID_UUID => DataType::Uuid,
+        OID_NAME => DataType::Name,
         other => {
             return Err(SqlError::new(
                 code::FEATURE_NOT_SUPPORTED,
@@ -199,7 +203,7 @@ pub fn encode_binary(value: &Value, ty: &DataType, buf: &mut BytesMut) -> Result
                 encode_numeric(&Numeric::Finite(BigDecimal::from(v)), buf)
             }
         },
-        DataType::Text | DataType::Varchar(_) | DataType::Char(_) => match value {
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name => match value {
             Value::Text(s) => buf.put_slice(s.as_bytes()),
             _ => return Err(mismatch(value, ty)),
         },
@@ -265,7 +269,7 @@ pub fn decode_binary(bytes: &[u8], ty: &DataType, index: usize) -> Result<Value,
             Value::Float8(f64::from_be_bytes(fixed(8)?.try_into().map_err(|_| bad())?))
         }
         DataType::Numeric { .. } => Value::Numeric(decode_numeric(bytes).ok_or_else(bad)?),
-        DataType::Text | DataType::Varchar(_) | DataType::Char(_) => {
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name => {
             Value::Text(utf8(bytes)?.to_string())
         }
         DataType::Date => Value::Date(i32::from_be_bytes(fixed(4)?.try_into().map_err(|_| bad())?)),

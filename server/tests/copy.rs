@@ -11,8 +11,6 @@ use tokio_postgres::Client;
 mod common;
 use common::{connect, rows, s, server};
 
-
-
 async fn copy_in(
     client: &Client,
     sql: &str,

@@ -8,7 +8,9 @@
 //! `SLEDGRES_TEST_SERVER=127.0.0.1:PORT ISOLATION_COMPLETE=1 cargo test --release -p sql-tests
 //! --test isolation -- NAME` — review it, and run the suite against sledgres.
 //! Optional filter argument: run the specs whose name contains it. `ISOLATION_GRACE_MS`
-//! changes the grace period after which a step counts as waiting (default 300).
+//! changes the grace period after which a step counts as waiting (default 300);
+//! `ISOLATION_DIR=/some/dir` runs the specs of another directory (e.g. PostgreSQL's own, kept
+//! outside the repository) instead of `sql-tests/isolation/`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,7 +20,10 @@ use sql_tests::isolation::{parse, run_spec, Timing};
 use sql_tests::target::Target;
 
 fn spec_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("isolation");
+    let dir = match std::env::var_os("ISOLATION_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("isolation"),
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|entries| {
             entries

@@ -32,6 +32,7 @@ mod keys;
 pub mod kv;
 mod lock;
 mod mvcc;
+pub mod sequence;
 mod ssi;
 pub mod store;
 pub mod transaction;
@@ -51,6 +52,7 @@ pub use catalog::{
     ColumnDef, Constraint, FkAction, ForeignKeyDef, IndexDef, IndexId, TableDef, TableId,
 };
 pub use error::{Error, Result};
+pub use sequence::{SeqNext, SequenceId, SequenceParams, SequenceState};
 pub use store::{IsolationLevel, Store, TxnOptions};
 pub use transaction::{
     KeyRange, RowIter, RowKey, RowLockMode, RowLockOutcome, Savepoint, Transaction, WaitPolicy,

@@ -13,6 +13,7 @@ use crate::commit::Committer;
 use crate::error::{Error, Result};
 use crate::kv::{Kv, MemoryKv, SledKv};
 use crate::lock::LockManager;
+use crate::sequence::{SeqNext, SequenceId, SequenceParams, SequenceState, Sequences};
 use crate::ssi::Ssi;
 use crate::transaction::{CatalogList, Transaction};
 pub use crate::vacuum::StoreStats;
@@ -72,6 +73,8 @@ pub(crate) struct StoreInner {
     pub next_txn_id: AtomicU64,
     /// The committed catalog as of the newest DDL commit: (that commit's ts, tables).
     pub catalog_cache: Mutex<Option<(u64, CatalogList)>>,
+    /// Sequence counters (non-transactional, see `sequence.rs`).
+    pub sequences: Sequences,
     /// Holds the data directory's flock for the store's lifetime.
     _dir_lock: Option<File>,
 }
@@ -165,6 +168,7 @@ impl Store {
                 vacuum_last: Mutex::new(Instant::now()),
                 next_txn_id: AtomicU64::new(1),
                 catalog_cache: Mutex::new(None),
+                sequences: Sequences::default(),
                 _dir_lock: dir_lock,
             }),
         };
@@ -247,6 +251,29 @@ impl Store {
     /// diagnostics (the bounded-space stress test asserts vacuum keeps these bounded).
     pub fn stats(&self) -> Result<StoreStats> {
         vacuum::count(&*self.inner.kv)
+    }
+
+    /// `nextval` on sequence `id`: the next value, durable before it is returned and never
+    /// rolled back. `params` come from the sequence's (transactional) definition.
+    pub fn sequence_next(&self, id: SequenceId, params: &SequenceParams) -> Result<SeqNext> {
+        self.inner.sequences.next(&*self.inner.kv, id, params)
+    }
+
+    /// `setval(id, value, is_called)` / `ALTER SEQUENCE … RESTART`: sets the counter durably.
+    pub fn sequence_set(&self, id: SequenceId, value: i64, is_called: bool) -> Result<()> {
+        self.inner
+            .sequences
+            .set(&*self.inner.kv, id, value, is_called)
+    }
+
+    /// The counter's `last_value`, `log_cnt` and `is_called` (`SELECT * FROM seq`).
+    pub fn sequence_state(&self, id: SequenceId, params: &SequenceParams) -> Result<SequenceState> {
+        self.inner.sequences.state(&*self.inner.kv, id, params)
+    }
+
+    /// Removes the counter of a sequence whose DROP has committed.
+    pub fn sequence_remove(&self, id: SequenceId) -> Result<()> {
+        self.inner.sequences.remove(&*self.inner.kv, id)
     }
 
     /// Flushes everything to disk (used at shutdown).

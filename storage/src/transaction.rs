@@ -178,6 +178,10 @@ struct TxnState {
     held: Vec<Vec<u8>>,
     /// Whether this transaction changed the catalog (then the shared cache does not apply).
     wrote_catalog: bool,
+    /// After it did: the catalog it sees, decoded once for a read timestamp and kept until
+    /// its next catalog write or savepoint rollback (a statement that rewrites a table after
+    /// changing its definition would otherwise decode the whole catalog per row).
+    own_catalog: Option<(u64, CatalogList)>,
     finished: bool,
 }
 
@@ -229,6 +233,7 @@ impl Transaction {
                     seq: 1,
                     held: Vec::new(),
                     wrote_catalog: false,
+                    own_catalog: None,
                     finished: false,
                 }),
                 policy: Mutex::new(WaitLimits::default()),
@@ -520,7 +525,16 @@ impl Transaction {
         let view = self.catalog_view()?;
         let store = &self.inner.store;
         let last_ddl = store.committer.last_ddl_ts();
-        let cacheable = view.read_ts >= last_ddl && !self.inner.state.lock().wrote_catalog;
+        let wrote_catalog = {
+            let st = self.inner.state.lock();
+            if let Some((ts, list)) = &st.own_catalog {
+                if *ts == view.read_ts {
+                    return Ok(list.clone());
+                }
+            }
+            st.wrote_catalog
+        };
+        let cacheable = view.read_ts >= last_ddl && !wrote_catalog;
         if cacheable {
             if let Some((ts, list)) = &*store.catalog_cache.lock() {
                 if *ts == last_ddl {
@@ -538,6 +552,8 @@ impl Transaction {
         let list = Arc::new(list);
         if cacheable {
             *store.catalog_cache.lock() = Some((last_ddl, list.clone()));
+        } else if wrote_catalog {
+            self.inner.state.lock().own_catalog = Some((view.read_ts, list.clone()));
         }
         Ok(list)
     }
@@ -575,7 +591,11 @@ impl Transaction {
     }
 
     fn put_catalog(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
-        self.inner.state.lock().wrote_catalog = true;
+        {
+            let mut st = self.inner.state.lock();
+            st.wrote_catalog = true;
+            st.own_catalog = None;
+        }
         self.put(key, value)
     }
 
@@ -1149,6 +1169,7 @@ impl Transaction {
                 return Err(Error::Internal("transaction already ended".into()));
             }
             let keep = sp.locks.min(st.held.len());
+            st.own_catalog = None;
             st.held.split_off(keep)
         };
         self.inner.buffer.lock().rollback_to(sp.buffer);

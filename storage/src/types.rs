@@ -57,6 +57,9 @@ pub enum DataType {
     Interval,
     Bytea,
     Uuid,
+    /// `name`: PostgreSQL's 63-byte identifier type. Its values are text (truncated to 63
+    /// bytes on input); it resolves like text in expressions.
+    Name,
 }
 
 impl DataType {
@@ -87,6 +90,7 @@ impl DataType {
             DataType::Interval => "interval".into(),
             DataType::Bytea => "bytea".into(),
             DataType::Uuid => "uuid".into(),
+            DataType::Name => "name".into(),
         }
     }
 }

@@ -32,6 +32,8 @@ pub enum DdlPlan {
         drop_fks: Vec<(u32, String)>,
         /// Names that did not exist (IF EXISTS): a notice each.
         missing: Vec<String>,
+        /// How many of `tables` (the first ones) were named; the rest are CASCADE's.
+        named: usize,
     },
     /// CREATE [OR REPLACE] VIEW; `replaces` is the existing view's id.
     CreateView {
@@ -56,6 +58,12 @@ pub enum DdlPlan {
 pub enum AlterOp {
     /// The new column and its default for existing rows, bound with no columns in scope.
     AddColumn(ColumnDef, Option<Expr>),
+    /// ADD PRIMARY KEY: the key columns (made NOT NULL) and the constraint's name; existing
+    /// rows move to keys made of those columns.
+    AddPrimaryKey {
+        columns: Vec<usize>,
+        name: String,
+    },
     /// A CHECK, with its expression bound over the table's columns (`cols`) to validate
     /// existing rows.
     AddCheck {
@@ -228,6 +236,7 @@ impl Binder<'_> {
                 }
             }
         }
+        let named = tables.len();
         let all = self.txn.list_tables()?;
         let mut drop_fks = vec![];
         // Dependent views (transitively) and foreign keys of other tables.
@@ -283,6 +292,7 @@ impl Binder<'_> {
             view,
             drop_fks,
             missing,
+            named,
         }))
     }
 
@@ -446,6 +456,36 @@ impl Binder<'_> {
                         };
                         def.indexes.push(idx.clone());
                         AlterOp::AddUnique(idx)
+                    }
+                    ast::TableConstraint::PrimaryKey(pk) => {
+                        if !def.primary_key.is_empty() {
+                            return Err(Error::new(
+                                ErrorKind::InvalidTableDefinition,
+                                format!(
+                                    "multiple primary keys for table \"{}\" are not allowed",
+                                    def.name
+                                ),
+                            ));
+                        }
+                        let columns = pk
+                            .columns
+                            .iter()
+                            .map(|c| match &c.column.expr {
+                                ast::Expr::Identifier(i) => Self::column_pos(def, i),
+                                _ => Err(unsupported("expressions in constraints")),
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        let name = pk
+                            .name
+                            .as_ref()
+                            .map(ident)
+                            .unwrap_or_else(|| choose_name(&used, &def.name, &[], "pkey"));
+                        for &c in &columns {
+                            def.columns[c].nullable = false;
+                        }
+                        def.primary_key = columns.clone();
+                        def.primary_key_name = Some(name.clone());
+                        AlterOp::AddPrimaryKey { columns, name }
                     }
                     _ => return Err(unsupported("adding this constraint")),
                 }

@@ -105,18 +105,16 @@ fn quote_ident_fn(args: &[Value]) -> Result<Value> {
     let Some(Value::Text(s)) = args.first() else {
         return Ok(Value::Null);
     };
-    let plain = s
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !RESERVED.contains(&s.as_str());
-    Ok(Value::Text(if plain {
-        s.clone()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }))
+    Ok(Value::Text(catalog::quote_ident(s)))
+}
+
+/// Whether quote_ident must quote `word` as a reserved keyword.
+pub(crate) fn is_reserved(word: &str) -> bool {
+    RESERVED.contains(&word)
+}
+
+fn always_false(_: &[Value]) -> Result<Value> {
+    Ok(Value::Bool(false))
 }
 
 /// Reserved words quote_ident must quote (PostgreSQL's reserved keywords, most common).
@@ -264,11 +262,126 @@ impl Binder<'_> {
                 true,
                 first_arg,
             ),
+            ("pg_get_expr", 3) => (
+                &[DataType::Text, DataType::Int8, DataType::Bool],
+                DataType::Text,
+                true,
+                first_arg,
+            ),
             ("pg_get_userbyid", 1) => {
-                // Every object belongs to the one (super)user.
-                self.bind_expr(args[0])?;
-                return Ok(text(user.clone()));
+                // Every object belongs to the one (super)user, but schema public to
+                // pg_database_owner.
+                let oid = self.bind_expr(args[0])?;
+                let oid = self.coerce(oid, &DataType::Int8)?;
+                let map = vec![(catalog::DATABASE_OWNER_OID, "pg_database_owner".to_string())];
+                let fallback = Expr::Literal(Value::Text(user.clone()), DataType::Text);
+                return super::pg_compat::oid_lookup(oid, map, fallback).map(Some);
             }
+            ("pg_get_indexdef", 1 | 3) | ("pg_get_constraintdef", 1 | 2) => {
+                // Definitions from the catalog the statement sees (binder/pg_compat.rs).
+                let oid = self.bind_expr(args[0])?;
+                let oid = self.coerce(oid, &DataType::Int8)?;
+                let tables = self.txn.list_tables()?;
+                let null = Expr::Literal(Value::Null, DataType::Text);
+                if name == "pg_get_constraintdef" {
+                    if let Some(pretty) = args.get(1) {
+                        let p = self.bind_expr(pretty)?;
+                        self.coerce(p, &DataType::Bool)?;
+                    }
+                    let map = catalog::constraints(&tables)
+                        .into_iter()
+                        .map(|c| (c.oid, c.definition))
+                        .collect();
+                    return super::pg_compat::oid_lookup(oid, map, null).map(Some);
+                }
+                // pg_get_indexdef(oid, column, pretty): keyed by oid * 2^16 + column.
+                let column = match args.get(1) {
+                    Some(c) => {
+                        let c = self.bind_expr(c)?;
+                        self.coerce(c, &DataType::Int8)?
+                    }
+                    None => Expr::Literal(Value::Int8(0), DataType::Int8),
+                };
+                if let Some(pretty) = args.get(2) {
+                    let p = self.bind_expr(pretty)?;
+                    self.coerce(p, &DataType::Bool)?;
+                }
+                let scaled = self.call_binary(
+                    crate::scalar::BinaryOp::Multiply,
+                    oid,
+                    Expr::Literal(Value::Int8(1 << 16), DataType::Int8),
+                )?;
+                let key = self.call_binary(crate::scalar::BinaryOp::Add, scaled, column)?;
+                let map = catalog::index_definitions(&tables)
+                    .into_iter()
+                    .map(|((o, c), d)| ((o << 16) + c, d))
+                    .collect();
+                return super::pg_compat::oid_lookup(key, map, null).map(Some);
+            }
+            ("pg_tablespace_location", 1) => {
+                // Both tablespaces are built in: no location.
+                self.bind_expr(args[0])?;
+                return Ok(text(String::new()));
+            }
+            // No relation is partitioned: its only "ancestor" is itself.
+            ("pg_partition_ancestors", 1) => (OID1, DataType::Int8, true, first_arg),
+            ("pg_relation_is_publishable", 1) => (OID1, DataType::Bool, true, always_false),
+            ("pg_function_is_visible", 1) => (OID1, DataType::Bool, true, always_true),
+            (
+                "pg_get_statisticsobjdef_columns"
+                | "pg_get_triggerdef"
+                | "pg_get_function_result"
+                | "pg_get_function_arguments"
+                | "pg_get_function_identity_arguments",
+                1 | 2,
+            ) => {
+                for a in args {
+                    self.bind_expr(a)?;
+                }
+                return Ok(Some(Expr::Literal(Value::Null, DataType::Text)));
+            }
+            ("array_to_string", 2 | 3) => (
+                &[DataType::Text, DataType::Text, DataType::Text],
+                DataType::Text,
+                true,
+                crate::scalar::text_array::array_to_string,
+            ),
+            ("array_upper" | "array_length", 2) => (
+                &[DataType::Text, DataType::Int4],
+                DataType::Int4,
+                true,
+                crate::scalar::text_array::array_upper,
+            ),
+            ("regexp_replace", 3 | 4) => (
+                &[
+                    DataType::Text,
+                    DataType::Text,
+                    DataType::Text,
+                    DataType::Text,
+                ],
+                DataType::Text,
+                true,
+                crate::scalar::regex::regexp_replace,
+            ),
+            ("regexp_match", 2) => (
+                &[DataType::Text, DataType::Text],
+                DataType::Text,
+                true,
+                crate::scalar::regex::regexp_match,
+            ),
+            // Internal helpers of ARRAY(subquery) (binder/pg_compat.rs).
+            ("sledgres_array_quote_element", 1) => (
+                &[DataType::Text],
+                DataType::Text,
+                false,
+                super::pg_compat::array_quote_element,
+            ),
+            ("sledgres_array_from_elements", 1) => (
+                &[DataType::Text],
+                DataType::Text,
+                false,
+                super::pg_compat::array_from_elements,
+            ),
             ("obj_description" | "col_description" | "shobj_description", 1 | 2) => {
                 return Ok(Some(Expr::Literal(Value::Null, DataType::Text)));
             }

@@ -49,7 +49,13 @@ impl Binder<'_> {
             }
             A::Value(v) => self.bind_value(&v.value),
             A::Nested(e) => self.bind_expr(e),
-            A::BinaryOp { left, op, right } => self.bind_binary(left, op, right),
+            A::BinaryOp { left, op, right } => self.bind_binary(left, op, right).map_err(|e| {
+                if e.kind == ErrorKind::UndefinedFunction && e.position.is_none() {
+                    self.at_operator(e, left)
+                } else {
+                    e
+                }
+            }),
             A::UnaryOp { op, expr } => match op {
                 ast::UnaryOperator::Not => Ok(Expr::Not(Box::new(self.bind_bool(expr)?))),
                 ast::UnaryOperator::Minus => {
@@ -231,11 +237,34 @@ impl Binder<'_> {
             A::Cast {
                 expr, data_type, ..
             } => {
+                // `::regclass`, `::int2[]` …: see binder/pg_compat.rs.
+                if let Some(e) = self.bind_pg_cast(expr, data_type)? {
+                    return Ok(e);
+                }
                 let ty = scalar::type_from_ast(data_type)?;
                 let inner = self.bind_expr(expr)?;
                 self.explicit_cast(inner, &ty)
             }
-            A::Function(f) => self.bind_function(f),
+            A::Function(f) => match self.bind_array_subquery(f)? {
+                Some(e) => Ok(e),
+                // An unresolvable call points at the function's name, as PostgreSQL's does.
+                None => self.bind_function(f).map_err(|e| match f.name.0.first() {
+                    Some(part) if e.kind == ErrorKind::UndefinedFunction => {
+                        self.at(e, ast::Spanned::span(part).start)
+                    }
+                    _ => e,
+                }),
+            },
+            A::Collate { expr, collation } => self.bind_collate(expr, collation),
+            A::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } => self.bind_array_any(left, compare_op, right),
+            A::CompoundFieldAccess { root, access_chain } => {
+                self.bind_subscript(root, access_chain)
+            }
             A::TypedString(ts) => {
                 let ty = scalar::type_from_ast(&ts.data_type)?;
                 match &ts.value.value {
@@ -539,7 +568,13 @@ impl Binder<'_> {
             B::PGBitwiseShiftLeft => BinaryOp::ShiftLeft,
             B::PGBitwiseShiftRight => BinaryOp::ShiftRight,
             B::PGExp => BinaryOp::Power,
-            other => return Err(unsupported(&format!("operator {other}"))),
+            other => {
+                // Regular expressions and OPERATOR(pg_catalog.op): binder/pg_compat.rs.
+                return match self.bind_pg_operator(left, other, right)? {
+                    Some(e) => Ok(e),
+                    None => Err(unsupported(&format!("operator {other}"))),
+                };
+            }
         };
         let l = self.bind_expr(left)?;
         let r = self.bind_expr(right)?;

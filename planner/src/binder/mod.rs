@@ -20,13 +20,14 @@
 //! (CREATE/DROP TABLE/INDEX).
 
 pub mod alter;
-mod catalog;
+pub(crate) mod catalog;
 mod cte;
 mod ddl;
 mod dml;
 mod expr;
 mod grouping_sets;
 mod locking;
+mod pg_compat;
 mod quantified;
 mod query;
 mod session_fns;
@@ -197,6 +198,28 @@ impl<'a> Binder<'a> {
                 ));
             }
         }
+        e
+    }
+
+    /// Positions an error at a binary operator: the first token after the left operand (the
+    /// AST keeps no span for the operator itself; closing parentheses of the operand are
+    /// skipped).
+    pub(crate) fn at_operator(&self, e: Error, left: &sqlparser::ast::Expr) -> Error {
+        let end = sqlparser::ast::Spanned::span(left).end;
+        let Some(t) = &self.text else { return e };
+        if end.line == 0 {
+            return e;
+        }
+        // `char_offset` gives the 1-based position of the column; the operand ends just
+        // before `end`, so the text after it starts at 0-based char index `pos - 1`.
+        let pos = crate::parse::char_offset(t, end.line as usize, end.column as usize);
+        let skipped = t
+            .chars()
+            .skip(pos.saturating_sub(1))
+            .take_while(|c| c.is_whitespace() || *c == ')')
+            .count();
+        let mut e = e;
+        e.position = Some(pos + skipped);
         e
     }
 

@@ -975,10 +975,23 @@ impl Binder<'_> {
     fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<Plan> {
         match tf {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
             } => {
-                if args.is_some() {
-                    return Err(unsupported("table functions"));
+                if let Some(args) = args {
+                    // unnest and pg_partition_ancestors: binder/pg_compat.rs.
+                    if let Some(tf) =
+                        self.pg_table_function(name, alias.as_ref(), args, *with_ordinality)?
+                    {
+                        return self.bind_table_factor(&tf);
+                    }
+                    if *with_ordinality {
+                        return Err(unsupported("WITH ORDINALITY"));
+                    }
+                    return self.bind_table_function(name, alias.as_ref(), args);
                 }
                 if let Some(i) = self.find_cte(name) {
                     let qual = match alias {
@@ -1088,41 +1101,126 @@ impl Binder<'_> {
         }
     }
 
+    /// A set-returning function in FROM: generate_series over int4 or int8 (int8 when any
+    /// argument is). Like PostgreSQL, a function returning a scalar gives one column named
+    /// after the alias (`generate_series(1, 3) AS g` has column g) or the function.
+    fn bind_table_function(
+        &mut self,
+        name: &ast::ObjectName,
+        alias: Option<&ast::TableAlias>,
+        args: &ast::TableFunctionArgs,
+    ) -> Result<Plan> {
+        let parts = super::name_parts(name)?;
+        let fname = match parts.as_slice() {
+            [f] => f.clone(),
+            [s, f] if s == "pg_catalog" => f.clone(),
+            _ => object_name(name)?,
+        };
+        let mut bound = vec![];
+        for a in &args.args {
+            match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                    bound.push(self.bind_expr(e)?)
+                }
+                _ => return Err(unsupported("this table function argument")),
+            }
+        }
+        let types: Vec<Option<DataType>> = bound.iter().map(|e| e.ty()).collect();
+        let integral = types.iter().all(|t| {
+            matches!(
+                t,
+                None | Some(DataType::Int2 | DataType::Int4 | DataType::Int8)
+            )
+        });
+        if fname != "generate_series" || !(2..=3).contains(&bound.len()) || !integral {
+            let shown: Vec<String> = types
+                .iter()
+                .map(|t| t.as_ref().map_or("unknown".to_string(), |t| t.pg_name()))
+                .collect();
+            return Err(Error::new(
+                ErrorKind::UndefinedFunction,
+                format!("function {fname}({}) does not exist", shown.join(", ")),
+            )
+            .with_hint(
+                "No function matches the given name and argument types. You might need to add explicit type casts.",
+            ));
+        }
+        let ty = if types.iter().any(|t| matches!(t, Some(DataType::Int8))) {
+            DataType::Int8
+        } else {
+            DataType::Int4
+        };
+        let args = bound
+            .into_iter()
+            .map(|e| self.coerce(e, &ty))
+            .collect::<Result<Vec<_>>>()?;
+        let qual = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| fname.clone());
+        let col_name = alias
+            .and_then(|a| a.columns.first().map(|c| ident(&c.name)))
+            .unwrap_or_else(|| qual.clone());
+        let id = self.new_col();
+        self.scope().cols.push(ScopeColumn {
+            table: Some(qual),
+            name: col_name,
+            id,
+            ty: ty.clone(),
+            hidden: false,
+        });
+        Ok(Plan::FunctionScan {
+            func: crate::plan::TableFunc::GenerateSeries,
+            args,
+            cols: vec![(id, ty)],
+        })
+    }
+
     /// PostgreSQL's FigureColname: the output name of an unaliased SELECT item.
     pub(crate) fn figure_name(&self, e: &ast::Expr) -> String {
+        self.figure_name_strength(e).0
+    }
+
+    /// The name and how strongly it holds (PostgreSQL's FigureColnameInternal): 2 for a
+    /// column or function name, 1 for a type name from a cast or "case" (an outer cast's type
+    /// replaces them), 0 for none (`?column?`).
+    fn figure_name_strength(&self, e: &ast::Expr) -> (String, u8) {
         use ast::Expr as A;
+        let strong = |s: String| (s, 2);
         match e {
-            A::Identifier(i) => ident(i),
-            A::CompoundIdentifier(v) => v.last().map(ident).unwrap_or_default(),
-            A::Nested(e) => self.figure_name(e),
-            A::Function(f) => object_name(&f.name).unwrap_or_else(|_| "?column?".into()),
-            A::Case { .. } => "case".into(),
-            A::Exists { .. } => "exists".into(),
-            A::Subquery(_) => self
-                .last_subquery_name
-                .clone()
-                .unwrap_or_else(|| "?column?".into()),
+            A::Identifier(i) => strong(ident(i)),
+            A::CompoundIdentifier(v) => strong(v.last().map(ident).unwrap_or_default()),
+            A::Nested(e) => self.figure_name_strength(e),
+            A::Function(f) => match object_name(&f.name) {
+                Ok(n) => strong(n),
+                Err(_) => ("?column?".into(), 0),
+            },
+            A::Case { .. } => ("case".into(), 1),
+            A::Exists { .. } => strong("exists".into()),
+            A::Subquery(_) => match &self.last_subquery_name {
+                Some(n) => strong(n.clone()),
+                None => ("?column?".into(), 0),
+            },
             A::Cast {
                 expr, data_type, ..
             } => {
-                let inner = self.figure_name(expr);
-                if inner != "?column?" {
+                let inner = self.figure_name_strength(expr);
+                if inner.1 > 1 {
                     return inner;
                 }
                 match scalar::type_from_ast(data_type) {
-                    Ok(t) => type_short_name(&t).into(),
+                    Ok(t) => (type_short_name(&t).into(), 1),
                     Err(_) => inner,
                 }
             }
-            A::Value(v) if matches!(v.value, ast::Value::Boolean(_)) => "bool".into(),
+            A::Value(v) if matches!(v.value, ast::Value::Boolean(_)) => ("bool".into(), 1),
             A::TypedString(ts) => match scalar::type_from_ast(&ts.data_type) {
-                Ok(t) => type_short_name(&t).into(),
-                Err(_) => "?column?".into(),
+                Ok(t) => (type_short_name(&t).into(), 1),
+                Err(_) => ("?column?".into(), 0),
             },
-            A::Interval(_) => "interval".into(),
-            A::Extract { .. } => "extract".into(),
-            A::AtTimeZone { .. } => "timezone".into(),
-            _ => "?column?".into(),
+            A::Interval(_) => ("interval".into(), 1),
+            A::Extract { .. } => strong("extract".into()),
+            A::AtTimeZone { .. } => strong("timezone".into()),
+            _ => ("?column?".into(), 0),
         }
     }
 }
@@ -1146,6 +1244,7 @@ fn type_short_name(t: &DataType) -> &'static str {
         DataType::Interval => "interval",
         DataType::Bytea => "bytea",
         DataType::Uuid => "uuid",
+        DataType::Name => "name",
     }
 }
 

@@ -236,6 +236,12 @@ pub enum PhysPlan {
     WorkTable {
         id: usize,
     },
+    /// A set-returning function in FROM; `int8` chooses the output type of generate_series.
+    FunctionScan {
+        func: crate::plan::TableFunc,
+        args: Vec<PExpr>,
+        int8: bool,
+    },
     Window {
         input: Arc<PhysPlan>,
         calls: Arc<Vec<window::PWindow>>,
@@ -416,6 +422,17 @@ fn compile_plan_inner(plan: &Plan, outer: &[Vec<ColumnId>]) -> Result<PhysPlan> 
             recursive: Arc::new(compile_plan(recursive, outer)?),
         },
         Plan::WorkTable { id, .. } => PhysPlan::WorkTable { id: *id },
+        Plan::FunctionScan { func, args, cols } => {
+            let konst = Layout::new(vec![], outer);
+            PhysPlan::FunctionScan {
+                func: *func,
+                args: args
+                    .iter()
+                    .map(|e| compile(e, &konst))
+                    .collect::<Result<_>>()?,
+                int8: matches!(cols.first(), Some((_, DataType::Int8))),
+            }
+        }
         Plan::WithCte { id, cte, input } => PhysPlan::WithCte {
             id: *id,
             cte: Arc::new(compile_plan(cte, outer)?),
@@ -660,6 +677,9 @@ fn open_node(plan: &Arc<PhysPlan>, ctx: &Arc<ExecCtx>) -> Result<BoxOp> {
             }
             ctx.worktables.lock().insert(*id, Arc::new(rows));
             open(input, ctx)?
+        }
+        PhysPlan::FunctionScan { func, args, int8 } => {
+            Box::new(ops::SeriesOp::new(*func, args, *int8, ctx)?)
         }
         PhysPlan::WorkTable { id } => {
             let rows = ctx.worktables.lock().get(id).cloned().unwrap_or_default();

@@ -39,6 +39,89 @@ impl Operator for ValuesOp {
     }
 }
 
+/// generate_series(start, stop [, step]) over integers: streams the series without
+/// materialising it. A NULL argument gives no rows; a zero step is 22023.
+pub struct SeriesOp {
+    next: Option<i64>,
+    stop: i64,
+    step: i64,
+    int8: bool,
+    ctx: Arc<ExecCtx>,
+    produced: usize,
+}
+
+impl SeriesOp {
+    pub fn new(
+        func: crate::plan::TableFunc,
+        args: &[PExpr],
+        int8: bool,
+        ctx: &Arc<ExecCtx>,
+    ) -> Result<Self> {
+        let crate::plan::TableFunc::GenerateSeries = func;
+        let mut vals = vec![];
+        for a in args {
+            vals.push(match eval_const(a, ctx)? {
+                Value::Null => None,
+                Value::Int2(v) => Some(i64::from(v)),
+                Value::Int4(v) => Some(i64::from(v)),
+                Value::Int8(v) => Some(v),
+                other => {
+                    return Err(Error::internal(format!(
+                        "generate_series argument {other:?} is not an integer"
+                    )))
+                }
+            });
+        }
+        let (start, stop, step) = match vals.as_slice() {
+            [a, b] => (*a, *b, Some(1)),
+            [a, b, c] => (*a, *b, *c),
+            _ => return Err(Error::internal("generate_series takes 2 or 3 arguments")),
+        };
+        if step == Some(0) {
+            return Err(Error::new(
+                ErrorKind::InvalidParameterValue,
+                "step size cannot equal zero",
+            ));
+        }
+        let (next, stop, step) = match (start, stop, step) {
+            (Some(a), Some(b), Some(c)) => (Some(a), b, c),
+            _ => (None, 0, 1),
+        };
+        Ok(SeriesOp {
+            next,
+            stop,
+            step,
+            int8,
+            ctx: ctx.clone(),
+            produced: 0,
+        })
+    }
+}
+
+impl Operator for SeriesOp {
+    fn next(&mut self) -> Result<Option<Row>> {
+        let Some(v) = self.next else {
+            return Ok(None);
+        };
+        if (self.step > 0 && v > self.stop) || (self.step < 0 && v < self.stop) {
+            self.next = None;
+            return Ok(None);
+        }
+        self.produced += 1;
+        if self.produced.is_multiple_of(CANCEL_CHECK_INTERVAL) {
+            self.ctx.check_cancel()?;
+        }
+        self.next = v.checked_add(self.step);
+        let value = if self.int8 {
+            Value::Int8(v)
+        } else {
+            // The bounds are int4 values, so the series stays in range.
+            Value::Int4(i32::try_from(v).map_err(|_| Error::internal("int4 series overflow"))?)
+        };
+        Ok(Some(vec![value]))
+    }
+}
+
 pub struct FilterOp {
     pub node: Arc<PhysPlan>,
     pub input: BoxOp,

@@ -102,6 +102,11 @@ pub fn for_each_expr_mut(
                 }
             }
         }
+        Plan::FunctionScan { args, .. } => {
+            for e in args {
+                f(e)?;
+            }
+        }
         Plan::Filter { input, predicate } => {
             f(predicate)?;
             for_each_expr_mut(input, f)?;
@@ -188,7 +193,10 @@ pub fn map_inputs(plan: Plan, f: &mut dyn FnMut(Plan) -> Result<Plan>) -> Result
         Ok(Box::new(f(*p)?))
     };
     Ok(match plan {
-        p @ (Plan::Scan { .. } | Plan::Values { .. } | Plan::WorkTable { .. }) => p,
+        p @ (Plan::Scan { .. }
+        | Plan::Values { .. }
+        | Plan::WorkTable { .. }
+        | Plan::FunctionScan { .. }) => p,
         Plan::Window { input, calls, cols } => Plan::Window {
             input: b(input, f)?,
             calls,
@@ -280,7 +288,10 @@ pub fn map_inputs(plan: Plan, f: &mut dyn FnMut(Plan) -> Result<Plan>) -> Result
 /// Calls `f` on each direct child plan.
 pub fn for_each_child(plan: &Plan, f: &mut dyn FnMut(&Plan)) {
     match plan {
-        Plan::Scan { .. } | Plan::Values { .. } | Plan::WorkTable { .. } => {}
+        Plan::Scan { .. }
+        | Plan::Values { .. }
+        | Plan::WorkTable { .. }
+        | Plan::FunctionScan { .. } => {}
         Plan::RecursiveUnion {
             anchor, recursive, ..
         } => {

@@ -344,6 +344,7 @@ fn est(plan: &Plan, cols: &HashMap<ColumnId, ColumnInfo>) -> f64 {
             anchor, recursive, ..
         } => est(anchor, cols) + 10.0 * est(recursive, cols),
         Plan::WorkTable { .. } => 10.0,
+        Plan::FunctionScan { .. } => 1000.0,
     }
 }
 

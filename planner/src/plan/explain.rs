@@ -296,7 +296,10 @@ fn ctes(plan: &Plan) -> HashSet<usize> {
 fn count_relations(plan: &Plan) -> usize {
     let mut n = matches!(
         plan,
-        Plan::Scan { .. } | Plan::Values { .. } | Plan::WorkTable { .. }
+        Plan::Scan { .. }
+            | Plan::Values { .. }
+            | Plan::WorkTable { .. }
+            | Plan::FunctionScan { .. }
     ) as usize;
     crate::optimizer::for_each_child(plan, &mut |p| n += count_relations(p));
     n
@@ -706,6 +709,10 @@ impl Cx<'_> {
                 let mut n = self.node("Recursive Union".into(), plan, phys);
                 n.children = vec![self.build(anchor, ap), self.build(recursive, rp)];
                 n
+            }
+            Plan::FunctionScan { func, .. } => {
+                let name = format!("Function Scan on {}", func.name());
+                self.node(name, plan, phys)
             }
             Plan::WorkTable { id, .. } => {
                 let name = if self.ctes.contains(id) {

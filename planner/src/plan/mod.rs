@@ -144,6 +144,28 @@ pub enum Plan {
         id: usize,
         cols: Vec<(ColumnId, DataType)>,
     },
+    /// A set-returning function in FROM (`generate_series(1, n) AS g`), its arguments
+    /// evaluated once per execution (they may read outer rows, like VALUES).
+    FunctionScan {
+        func: TableFunc,
+        args: Vec<Expr>,
+        cols: Vec<(ColumnId, DataType)>,
+    },
+}
+
+/// The set-returning functions FROM accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFunc {
+    /// generate_series(start, stop [, step]) over int4 or int8.
+    GenerateSeries,
+}
+
+impl TableFunc {
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFunc::GenerateSeries => "generate_series",
+        }
+    }
 }
 
 impl Plan {
@@ -158,7 +180,8 @@ impl Plan {
             Plan::Values { cols, .. }
             | Plan::SetOp { cols, .. }
             | Plan::RecursiveUnion { cols, .. }
-            | Plan::WorkTable { cols, .. } => cols.clone(),
+            | Plan::WorkTable { cols, .. }
+            | Plan::FunctionScan { cols, .. } => cols.clone(),
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }

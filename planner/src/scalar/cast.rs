@@ -133,7 +133,7 @@ pub fn cast_from(
     Ok(match (value, to) {
         (Value::Null, _) => Value::Null,
         // → strings
-        (v, DataType::Text | DataType::Varchar(_) | DataType::Char(_)) => {
+        (v, DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name) => {
             let s = match &v {
                 Value::Text(s) if !from_bpchar => s.clone(),
                 other => to_text(other, from_bpchar),
@@ -248,7 +248,8 @@ pub fn cast_from(
 /// and uuid); timestamptz conversions use the session time zone.
 fn datetime_cast(v: Value, to: &DataType) -> Result<Value> {
     use super::datetime as dt;
-    let off = || dt::session_offset() as i64 * dt::USECS_PER_SEC;
+    let to_local = super::timezone::session_local;
+    let to_utc = super::timezone::session_utc;
     let inf_ts = |d: i32| match d {
         dt::DATE_NEG_INF => Some(dt::TS_NEG_INF),
         dt::DATE_POS_INF => Some(dt::TS_POS_INF),
@@ -270,23 +271,23 @@ fn datetime_cast(v: Value, to: &DataType) -> Result<Value> {
         }),
         (Value::Date(d), DataType::TimestampTz) => Value::TimestampTz(match inf_ts(d) {
             Some(t) => t,
-            None => dt::make_ts(d as i64, 0)? - off(),
+            None => to_utc(dt::make_ts(d as i64, 0)?),
         }),
         (Value::Timestamp(t), DataType::Timestamp) => Value::Timestamp(t),
         (Value::Timestamp(t), DataType::Date) => ts_to_date(t)?,
         (Value::Timestamp(t), DataType::Time) if finite(t) => Value::Time(dt::split_ts(t).1),
         (Value::Timestamp(t), DataType::TimestampTz) => {
-            Value::TimestampTz(if finite(t) { t - off() } else { t })
+            Value::TimestampTz(if finite(t) { to_utc(t) } else { t })
         }
         (Value::TimestampTz(t), DataType::TimestampTz) => Value::TimestampTz(t),
         (Value::TimestampTz(t), DataType::Timestamp) => {
-            Value::Timestamp(if finite(t) { t + off() } else { t })
+            Value::Timestamp(if finite(t) { to_local(t) } else { t })
         }
         (Value::TimestampTz(t), DataType::Date) => {
-            ts_to_date(if finite(t) { t + off() } else { t })?
+            ts_to_date(if finite(t) { to_local(t) } else { t })?
         }
         (Value::TimestampTz(t), DataType::Time) if finite(t) => {
-            Value::Time(dt::split_ts(t + off()).1)
+            Value::Time(dt::split_ts(to_local(t)).1)
         }
         (Value::Time(t), DataType::Time) => Value::Time(t),
         (Value::Time(t), DataType::Interval) => Value::Interval(sledgres_storage::Interval {

@@ -24,9 +24,9 @@
 //! Errors: 22007 (invalid_datetime_format) for text that is not a date/time at all, 22008
 //! (datetime_field_overflow) for a field or result out of range, as PostgreSQL reports them.
 
+use super::timezone::{self as tz, Zone};
 use crate::error::{Error, ErrorKind, Result};
 use sledgres_storage::{Interval, Value};
-use std::cell::Cell;
 
 pub(crate) const USECS_PER_SEC: i64 = 1_000_000;
 pub(crate) const USECS_PER_MIN: i64 = 60 * USECS_PER_SEC;
@@ -46,29 +46,45 @@ const MIN_DAY: i64 = -2_451_545; // 4714-11-24 BC
 const MAX_DATE_DAY: i64 = 2_145_031_948; // 5874897-12-31
 const MAX_TS_DAY: i64 = 106_741_026; // 294276-12-31 (exclusive end is the next day)
 
-thread_local! {
-    /// The session time zone as seconds east of UTC (see the module docs).
-    static TZ_OFFSET: Cell<i32> = const { Cell::new(0) };
-}
-
-/// Sets this thread's session time zone from a `TimeZone` setting value.
-/// 22023 for a zone name that is not supported.
-/// An unsupported zone leaves UTC in place (and is reported).
+/// Sets this thread's session time zone from a `TimeZone` setting value (see
+/// `timezone.rs`). 22023 for a name that is neither a fixed offset nor a known region; the
+/// zone then stays UTC.
 pub fn set_time_zone(name: &str) -> Result<()> {
-    let parsed = parse_zone(name);
-    TZ_OFFSET.with(|c| c.set(parsed.unwrap_or(0)));
-    let off = parsed.ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidParameterValue,
-            format!("time zone \"{name}\" not recognized"),
-        )
-    })?;
-    TZ_OFFSET.with(|c| c.set(off));
-    Ok(())
+    if tz::session_zone_is(name) {
+        return Ok(());
+    }
+    match lookup_zone(name) {
+        Some((zone, _)) => {
+            tz::set_session_zone(name, zone);
+            Ok(())
+        }
+        None => {
+            tz::set_session_zone("", Zone::Fixed(0));
+            Err(Error::new(
+                ErrorKind::InvalidParameterValue,
+                format!("time zone \"{name}\" not recognized"),
+            ))
+        }
+    }
 }
 
-pub(crate) fn session_offset() -> i32 {
-    TZ_OFFSET.with(|c| c.get())
+/// A zone by name as the `TimeZone` setting and `AT TIME ZONE` take it, with the spelling
+/// SHOW reports: a region of the zone database (`america/new_york` → `America/New_York`;
+/// `UTC` and other zones that never change offset become fixed offsets), else one of the
+/// offset forms of [`parse_zone`], kept as written.
+pub(crate) fn lookup_zone(name: &str) -> Option<(Zone, String)> {
+    let t = name.trim();
+    if let Some((zone, canonical)) = tz::region(t) {
+        let zone = match &zone {
+            Zone::Region(r) => match r.to_fixed_offset() {
+                Ok(off) => Zone::Fixed(off.seconds()),
+                Err(_) => zone,
+            },
+            Zone::Fixed(_) => zone,
+        };
+        return Some((zone, canonical));
+    }
+    parse_zone(t).map(|off| (Zone::Fixed(off), t.to_string()))
 }
 
 /// A zone as the `TimeZone` setting and `AT TIME ZONE` take it, as seconds east of UTC.
@@ -106,13 +122,46 @@ pub(crate) fn parse_zone(name: &str) -> Option<i32> {
     None
 }
 
-/// A zone written in a date/time literal: ISO offsets (`+05:30`, east of UTC) or a name.
-fn literal_zone(z: &str) -> Option<i32> {
+/// A zone written in a date/time literal: ISO offsets (`+05:30`, east of UTC), a common
+/// abbreviation (`EST`, `CEST`: fixed offsets, as PostgreSQL's default abbreviation set
+/// defines them) or a zone name.
+fn literal_zone(z: &str) -> Option<Zone> {
     if z.starts_with(['+', '-']) {
-        parse_offset(z)
-    } else {
-        parse_zone(z)
+        return parse_offset(z).map(Zone::Fixed);
     }
+    const ABBREVIATIONS: &[(&str, i32)] = &[
+        ("est", -5),
+        ("edt", -4),
+        ("cst", -6),
+        ("cdt", -5),
+        ("mst", -7),
+        ("mdt", -6),
+        ("pst", -8),
+        ("pdt", -7),
+        ("akst", -9),
+        ("akdt", -8),
+        ("hst", -10),
+        ("wet", 0),
+        ("west", 1),
+        ("cet", 1),
+        ("cest", 2),
+        ("met", 1),
+        ("mest", 2),
+        ("eet", 2),
+        ("eest", 3),
+        ("msk", 3),
+        ("jst", 9),
+        ("kst", 9),
+        ("aest", 10),
+        ("aedt", 11),
+        ("nzst", 12),
+        ("nzdt", 13),
+    ];
+    let lower = z.to_ascii_lowercase();
+    if let Some((_, hours)) = ABBREVIATIONS.iter().find(|(a, _)| *a == lower) {
+        return Some(Zone::Fixed(hours * 3600));
+    }
+    lookup_zone(z).map(|(zone, _)| zone)
 }
 
 /// `±HH[:MM[:SS]]` or `±HHMM` as seconds east of UTC.
@@ -252,8 +301,8 @@ struct Parsed {
     date: Option<(i64, u32, u32)>,
     /// Microseconds since midnight; 24:00:00 allowed.
     time: Option<i64>,
-    /// Explicit zone, seconds east of UTC.
-    zone: Option<i32>,
+    /// Explicit zone.
+    zone: Option<Zone>,
 }
 
 enum Special {
@@ -355,7 +404,9 @@ fn parse_datetime(text: &str) -> std::result::Result<Parsed, bool> {
             continue;
         }
         if out.date.is_none() && out.time.is_none() {
-            let today = || civil_from_days(now_micros().div_euclid(USECS_PER_DAY));
+            // Relative to the session zone's wall clock.
+            let now = tz::session_local(now_micros());
+            let today = civil_from_days(now.div_euclid(USECS_PER_DAY));
             match lower.as_str() {
                 "epoch" => {
                     out.date = Some((1970, 1, 1));
@@ -363,15 +414,15 @@ fn parse_datetime(text: &str) -> std::result::Result<Parsed, bool> {
                     continue;
                 }
                 "today" | "now" => {
-                    out.date = Some(today());
+                    out.date = Some(today);
                     if lower == "now" {
-                        out.time = Some(now_micros().rem_euclid(USECS_PER_DAY));
+                        out.time = Some(now.rem_euclid(USECS_PER_DAY));
                     }
                     continue;
                 }
                 "yesterday" | "tomorrow" => {
-                    let d = now_micros().div_euclid(USECS_PER_DAY)
-                        + if lower == "tomorrow" { 1 } else { -1 };
+                    let d =
+                        now.div_euclid(USECS_PER_DAY) + if lower == "tomorrow" { 1 } else { -1 };
                     out.date = Some(civil_from_days(d));
                     continue;
                 }
@@ -533,8 +584,10 @@ pub(crate) fn parse_timestamp(text: &str, with_tz: bool) -> Result<Value> {
     if !with_tz {
         return Ok(Value::Timestamp(local));
     }
-    let off = p.zone.unwrap_or_else(session_offset);
-    Ok(Value::TimestampTz(local - off as i64 * USECS_PER_SEC))
+    Ok(Value::TimestampTz(match &p.zone {
+        Some(zone) => zone.to_utc(local),
+        None => tz::session_utc(local),
+    }))
 }
 
 /// `interval_in` for the postgres/verbose syntax and plain `HH:MM:SS`.

@@ -11,8 +11,8 @@
 
 use super::datetime::{
     self as dt, age, civil_from_days, days_from_civil, days_in_month, interval_overflow, make_ts,
-    neg_interval, session_offset, split_ts, ts_add_interval, DATE_NEG_INF, DATE_POS_INF,
-    TS_NEG_INF, TS_POS_INF, USECS_PER_DAY, USECS_PER_HOUR, USECS_PER_MIN, USECS_PER_SEC,
+    neg_interval, split_ts, ts_add_interval, DATE_NEG_INF, DATE_POS_INF, TS_NEG_INF, TS_POS_INF,
+    USECS_PER_DAY, USECS_PER_HOUR, USECS_PER_MIN, USECS_PER_SEC,
 };
 use crate::error::{Error, ErrorKind, Result};
 use bigdecimal::num_bigint::BigInt;
@@ -27,8 +27,13 @@ fn finite(t: i64) -> bool {
     t != TS_NEG_INF && t != TS_POS_INF
 }
 
-fn off_us() -> i64 {
-    session_offset() as i64 * USECS_PER_SEC
+/// The session zone's wall-clock time at a UTC instant, and back (`timezone.rs`).
+fn to_local(utc: i64) -> i64 {
+    super::timezone::session_local(utc)
+}
+
+fn to_utc(local: i64) -> i64 {
+    super::timezone::session_utc(local)
 }
 
 // ---- operators -----------------------------------------------------------------------------
@@ -106,8 +111,20 @@ pub(crate) fn ts_pl_interval(a: &[Value]) -> Result<Value> {
             if !finite(*t) {
                 return Ok(Value::TimestampTz(*t));
             }
-            let local = ts_add_interval(*t + off_us(), iv)?;
-            Ok(Value::TimestampTz(local - off_us()))
+            // As PostgreSQL: months and days move the wall-clock time in the session zone
+            // (so `+ 1 day` across a DST change keeps the time of day), the time part moves
+            // the instant.
+            if iv.months == 0 && iv.days == 0 {
+                return Ok(Value::TimestampTz(ts_add_interval(*t, iv)?));
+            }
+            let calendar = Interval { micros: 0, ..*iv };
+            let clock = Interval {
+                months: 0,
+                days: 0,
+                micros: iv.micros,
+            };
+            let local = ts_add_interval(to_local(*t), &calendar)?;
+            Ok(Value::TimestampTz(ts_add_interval(to_utc(local), &clock)?))
         }
         _ => Err(bad_args()),
     }
@@ -342,15 +359,15 @@ pub(crate) fn now(_: &[Value]) -> Result<Value> {
 }
 
 pub(crate) fn localtimestamp(_: &[Value]) -> Result<Value> {
-    Ok(Value::Timestamp(dt::now_micros() + off_us()))
+    Ok(Value::Timestamp(to_local(dt::now_micros())))
 }
 
 pub(crate) fn localtime(_: &[Value]) -> Result<Value> {
-    Ok(Value::Time(split_ts(dt::now_micros() + off_us()).1))
+    Ok(Value::Time(split_ts(to_local(dt::now_micros())).1))
 }
 
 pub(crate) fn current_date(_: &[Value]) -> Result<Value> {
-    Ok(Value::Date(split_ts(dt::now_micros() + off_us()).0 as i32))
+    Ok(Value::Date(split_ts(to_local(dt::now_micros())).0 as i32))
 }
 
 // ---- constructors --------------------------------------------------------------------------
@@ -425,7 +442,7 @@ pub(crate) fn make_timestamp(a: &[Value]) -> Result<Value> {
 
 pub(crate) fn make_timestamptz(a: &[Value]) -> Result<Value> {
     match make_timestamp(a)? {
-        Value::Timestamp(t) => Ok(Value::TimestampTz(t - off_us())),
+        Value::Timestamp(t) => Ok(Value::TimestampTz(to_utc(t))),
         _ => Err(bad_args()),
     }
 }
@@ -465,7 +482,10 @@ pub(crate) fn to_timestamp(a: &[Value]) -> Result<Value> {
 pub(crate) fn age2(a: &[Value]) -> Result<Value> {
     let (x, y) = match a {
         [Value::Timestamp(x), Value::Timestamp(y)] => (*x, *y),
-        [Value::TimestampTz(x), Value::TimestampTz(y)] => (*x + off_us(), *y + off_us()),
+        [Value::TimestampTz(x), Value::TimestampTz(y)] if finite(*x) && finite(*y) => {
+            (to_local(*x), to_local(*y))
+        }
+        [Value::TimestampTz(x), Value::TimestampTz(y)] => (*x, *y),
         _ => return Err(bad_args()),
     };
     if !finite(x) || !finite(y) {
@@ -479,10 +499,10 @@ pub(crate) fn age2(a: &[Value]) -> Result<Value> {
 
 /// `age(timestamp)`: from the timestamp to today's midnight.
 pub(crate) fn age1(a: &[Value]) -> Result<Value> {
-    let today = split_ts(dt::now_micros() + off_us()).0 * USECS_PER_DAY;
+    let today = split_ts(to_local(dt::now_micros())).0 * USECS_PER_DAY;
     match a {
         [Value::Timestamp(_)] => age2(&[Value::Timestamp(today), a[0].clone()]),
-        [Value::TimestampTz(_)] => age2(&[Value::TimestampTz(today - off_us()), a[0].clone()]),
+        [Value::TimestampTz(_)] => age2(&[Value::TimestampTz(to_utc(today)), a[0].clone()]),
         _ => Err(bad_args()),
     }
 }
@@ -698,7 +718,7 @@ fn extract_fixed(unit: &str, v: &Value) -> Result<std::result::Result<Option<Fix
             }
             let utc = *t;
             let local = if matches!(v, Value::TimestampTz(_)) {
-                utc + off_us()
+                to_local(utc)
             } else {
                 utc
             };
@@ -846,8 +866,9 @@ pub(crate) fn date_trunc(a: &[Value]) -> Result<Value> {
             if !finite(*t) {
                 return Ok(a[1].clone());
             }
-            let off = if tz { off_us() } else { 0 };
-            let r = trunc_local(f, t + off).ok_or_else(|| not_supported(unit, ty))? - off;
+            let local = if tz { to_local(*t) } else { *t };
+            let r = trunc_local(f, local).ok_or_else(|| not_supported(unit, ty))?;
+            let r = if tz { to_utc(r) } else { r };
             Ok(if tz {
                 Value::TimestampTz(r)
             } else {
@@ -886,17 +907,16 @@ pub(crate) fn date_trunc(a: &[Value]) -> Result<Value> {
 /// `AT TIME ZONE`: timestamp → timestamptz (the wall-clock time read in `zone`) and
 /// timestamptz → timestamp (the wall-clock time in `zone`).
 pub(crate) fn at_time_zone(a: &[Value]) -> Result<Value> {
-    let zone = text(&a[0])?;
-    let off = dt::parse_zone(zone).ok_or_else(|| {
+    let name = text(&a[0])?;
+    let (zone, _) = dt::lookup_zone(name).ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidParameterValue,
-            format!("time zone \"{zone}\" not recognized"),
+            format!("time zone \"{name}\" not recognized"),
         )
-    })? as i64
-        * USECS_PER_SEC;
+    })?;
     Ok(match &a[1] {
-        Value::Timestamp(t) => Value::TimestampTz(if finite(*t) { t - off } else { *t }),
-        Value::TimestampTz(t) => Value::Timestamp(if finite(*t) { t + off } else { *t }),
+        Value::Timestamp(t) => Value::TimestampTz(if finite(*t) { zone.to_utc(*t) } else { *t }),
+        Value::TimestampTz(t) => Value::Timestamp(if finite(*t) { zone.to_local(*t) } else { *t }),
         _ => return Err(bad_args()),
     })
 }

@@ -40,10 +40,13 @@ mod hash;
 mod md5;
 mod numeric;
 mod ops;
+pub(crate) mod regex;
 mod resolve;
 #[cfg(test)]
 mod tests;
+pub(crate) mod text_array;
 mod text_io;
+mod timezone;
 
 use crate::error::Result;
 use sledgres_storage::{DataType, Value};
@@ -204,6 +207,11 @@ pub fn is_volatile_function(name: &str) -> bool {
 /// default is UTC. 22023 for a zone that is not recognised.
 pub fn set_time_zone(name: &str) -> Result<()> {
     datetime::set_time_zone(name)
+}
+
+/// The spelling SHOW reports for a `TimeZone` value, or `None` if it names no zone.
+pub fn time_zone_name(name: &str) -> Option<String> {
+    datetime::lookup_zone(name).map(|(_, canonical)| canonical)
 }
 
 /// Whether `name` is an aggregate function (count, sum, avg, min, max, …).

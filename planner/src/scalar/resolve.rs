@@ -74,7 +74,7 @@ impl Ty {
             DataType::Float4 => Ty::Float4,
             DataType::Float8 => Ty::Float8,
             DataType::Numeric { .. } => Ty::Numeric,
-            DataType::Text => Ty::Text,
+            DataType::Text | DataType::Name => Ty::Text,
             DataType::Varchar(_) => Ty::Varchar,
             DataType::Char(_) => Ty::Bpchar,
             DataType::Date => Ty::Date,

@@ -124,6 +124,7 @@ pub(crate) fn apply_char_typmod(s: String, ty: &DataType, truncate: bool) -> Res
     let (n, pad) = match ty {
         DataType::Varchar(Some(n)) => (*n as usize, false),
         DataType::Char(n) => (*n as usize, true),
+        DataType::Name => return Ok(truncate_name(s)),
         _ => return Ok(s),
     };
     let len = s.chars().count();
@@ -145,6 +146,18 @@ pub(crate) fn apply_char_typmod(s: String, ty: &DataType, truncate: bool) -> Res
     Ok(s)
 }
 
+/// `name` input: silently cut to NAMEDATALEN - 1 (63) bytes, at a character boundary.
+pub(crate) fn truncate_name(mut s: String) -> String {
+    if s.len() > 63 {
+        let mut cut = 63;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
 /// See [`super::parse_text`].
 pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {
     Ok(match ty {
@@ -163,6 +176,7 @@ pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {
             Value::Numeric(numeric::apply_typmod(n, *precision, *scale)?)
         }
         DataType::Text => Value::Text(text.to_string()),
+        DataType::Name => Value::Text(truncate_name(text.to_string())),
         DataType::Varchar(_) | DataType::Char(_) => {
             Value::Text(apply_char_typmod(text.to_string(), ty, false)?)
         }
@@ -191,7 +205,9 @@ pub fn format_text(value: &Value, extra_float_digits: i32) -> String {
         Value::Date(d) => datetime::format_date(*d),
         Value::Time(t) => datetime::format_time(*t),
         Value::Timestamp(t) => datetime::format_timestamp(*t, None),
-        Value::TimestampTz(t) => datetime::format_timestamp(*t, Some(datetime::session_offset())),
+        Value::TimestampTz(t) => {
+            datetime::format_timestamp(*t, Some(super::timezone::session_offset_at(*t)))
+        }
         Value::Interval(iv) => datetime::format_interval(iv),
         Value::Bytea(b) => bytes::format_bytea(b),
         Value::Uuid(u) => bytes::format_uuid(u),
@@ -430,6 +446,7 @@ pub fn type_from_ast(ty: &sqlparser::ast::DataType) -> Result<DataType> {
                 "interval" => DataType::Interval,
                 "bytea" => DataType::Bytea,
                 "uuid" => DataType::Uuid,
+                "name" => DataType::Name,
                 _ => return Err(undefined_type(n)),
             }
         }

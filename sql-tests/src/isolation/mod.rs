@@ -11,12 +11,17 @@
 //! step s2u: UPDATE test SET value = 12 WHERE id = 1; <waiting ...>
 //! step s1c: COMMIT;
 //! step s2u: <... completed>
-//! ERROR:  40001: could not serialize access due to concurrent update
+//! ERROR:  could not serialize access due to concurrent update
 //! ```
 //!
-//! Result sets print as a small table; errors carry their SQLSTATE so codes are compared
-//! exactly (details and hints are left out: deadlock details name process ids). The output
-//! contains no timings and no ids, so it is the same on every run and on both servers.
+//! The text is byte-for-byte what PostgreSQL's isolationtester prints for the same events:
+//! `unused step name:` lines, result sets as libpq's `PQprint` aligns them (numeric-looking
+//! columns right-aligned), errors with terse verbosity (severity and message; details and
+//! hints are left out: deadlock details name process ids), notices as `s1: NOTICE:  ...`.
+//! Blocking is detected by timing rather than `pg_locks` (see [`runner`]), so a wait shorter
+//! than the grace period (a quick deadlock victim) is not reported as `<waiting ...>`.
+//! The output contains no timings and no ids, so it is the same on every run and on both
+//! servers.
 
 pub mod runner;
 pub mod spec;

@@ -25,14 +25,14 @@
 //! Issuing a step on a session whose previous step is still waiting is an error in the spec
 //! (the connection would just queue it), reported as a failure of the permutation.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, Config, SimpleQueryMessage};
+use tokio_postgres::{AsyncMessage, Client, Config, SimpleQueryMessage};
 
-use super::spec::Spec;
+use super::spec::{Blocker, PermutationStep, Spec};
 use crate::target::connect;
 
 /// How long the runner waits for steps before calling them blocked, and related timings.
@@ -74,30 +74,114 @@ struct Pending {
     step: String,
     seq: usize,
     task: JoinHandle<String>,
+    /// Annotations from the permutation that keep the step "waiting" although it finished.
+    blockers: Vec<Blocker>,
+    /// The session's notice count when the step was issued (for `(step notices N)`).
+    notice_base: usize,
+    /// It finished at once but an annotation held it: it stays waiting at least until the
+    /// next step is issued (isolationtester checks a new step before the older waiting ones).
+    held_at_issue: bool,
+}
+
+/// Notices a session's connection received: the ones not yet printed, and how many in all.
+#[derive(Default)]
+struct Notices {
+    unprinted: Vec<String>,
+    total: usize,
 }
 
 struct Session {
+    name: String,
     client: Arc<Client>,
+    notices: Arc<Mutex<Notices>>,
     pending: Option<Pending>,
+}
+
+/// Locks a session's notice buffer; a poisoned lock (a panicked connection task) still holds
+/// usable data.
+fn lock(n: &Mutex<Notices>) -> std::sync::MutexGuard<'_, Notices> {
+    n.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Opens a connection whose notices (and warnings) are collected into `notices`, as
+/// isolationtester's notice processor does.
+async fn connect_collecting(
+    config: &Config,
+    notices: Arc<Mutex<Notices>>,
+) -> Result<Client, tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        loop {
+            match futures::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notice(db))) => {
+                    let mut n = lock(&notices);
+                    n.unprinted
+                        .push(format!("{}:  {}\n", db.severity(), db.message()));
+                    n.total += 1;
+                }
+                Some(Ok(_)) => {}
+                // The error, if any, surfaces on the client's next call as "connection closed".
+                Some(Err(_)) | None => break,
+            }
+        }
+    });
+    Ok(client)
+}
+
+/// Prints a session's unprinted notices, prefixed with its name. Like libpq, which hands a
+/// notice over when it reads the step's results, they print just before the step is reported.
+fn flush_notices(session: &Session, out: &mut String) {
+    let mut n = lock(&session.notices);
+    for msg in n.unprinted.drain(..) {
+        out.push_str(&format!("{}: {msg}", session.name));
+    }
 }
 
 /// Runs every permutation of `spec` against the database `config` points at and returns the
 /// output text. `Err` is for failures that make the output meaningless (cannot connect).
 pub async fn run_spec(spec: &Spec, config: &Config, timing: Timing) -> Result<String, String> {
-    let mut out = format!("Parsed test spec with {} sessions\n", spec.sessions.len());
+    let mut out = String::new();
+    for name in spec.unused_steps() {
+        out.push_str(&format!("unused step name: {name}\n"));
+    }
+    out.push_str(&format!(
+        "Parsed test spec with {} sessions\n",
+        spec.sessions.len()
+    ));
     let control = connect(config)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     for perm in spec.all_permutations() {
-        out.push_str(&format!("\nstarting permutation: {}\n", perm.join(" ")));
+        let names: Vec<&str> = perm.iter().map(|p| p.name.as_str()).collect();
+        out.push_str(&format!("\nstarting permutation: {}\n", names.join(" ")));
         run_permutation(spec, &perm, config, &control, timing, &mut out).await?;
     }
     Ok(out)
 }
 
+/// Whether a finished step still counts as waiting because of its annotations, when the step
+/// at position `current` of the permutation is the last one issued.
+fn held_by_annotation(p: &Pending, sessions: &[Session], current: usize) -> bool {
+    if p.held_at_issue && p.seq == current {
+        return true;
+    }
+    p.blockers.iter().any(|b| match b {
+        Blocker::Once => p.seq == current,
+        Blocker::Step { name, notices } => sessions.iter().any(|s| {
+            s.pending.as_ref().is_some_and(|other| {
+                other.step == *name
+                    && match notices {
+                        None => true,
+                        Some(n) => lock(&s.notices).total - other.notice_base < *n as usize,
+                    }
+            })
+        }),
+    })
+}
+
 async fn run_permutation(
     spec: &Spec,
-    perm: &[String],
+    perm: &[PermutationStep],
     config: &Config,
     control: &Client,
     timing: Timing,
@@ -105,14 +189,17 @@ async fn run_permutation(
 ) -> Result<(), String> {
     for sql in &spec.setup {
         let result = run_sql(control, sql).await;
-        if !result.is_empty() && result.contains("ERROR:") {
+        if result.contains("ERROR:") {
             out.push_str(&format!("setup failed: {result}"));
+        } else {
+            out.push_str(&result);
         }
     }
     let mut sessions = Vec::new();
     for s in &spec.sessions {
+        let notices = Arc::new(Mutex::new(Notices::default()));
         let client = Arc::new(
-            connect(config)
+            connect_collecting(config, notices.clone())
                 .await
                 .map_err(|e| format!("session {}: cannot connect: {e}", s.name))?,
         );
@@ -120,15 +207,20 @@ async fn run_permutation(
             let result = run_sql(&client, sql).await;
             if result.contains("ERROR:") {
                 out.push_str(&format!("setup of session {} failed: {result}", s.name));
+            } else {
+                out.push_str(&result);
             }
         }
         sessions.push(Session {
+            name: s.name.clone(),
             client,
+            notices,
             pending: None,
         });
     }
 
-    for (seq, name) in perm.iter().enumerate() {
+    for (seq, pstep) in perm.iter().enumerate() {
+        let name = &pstep.name;
         let Some((index, step)) = spec.find_step(name) else {
             return Err(format!("unknown step {name}"));
         };
@@ -141,24 +233,51 @@ async fn run_permutation(
         }
         let client = sessions[index].client.clone();
         let sql = step.sql.clone();
+        let notice_base = lock(&sessions[index].notices).total;
         let mut task = tokio::spawn(async move { run_sql(&client, &sql).await });
-        match tokio::time::timeout(timing.grace, &mut task).await {
-            Ok(result) => {
+        let finished = tokio::time::timeout(timing.grace, &mut task).await;
+        let pending = Pending {
+            step: name.clone(),
+            seq,
+            task,
+            blockers: pstep.blockers.clone(),
+            notice_base,
+            held_at_issue: false,
+        };
+        let held = held_by_annotation(&pending, &sessions, seq);
+        if !held || finished.is_err() {
+            flush_notices(&sessions[index], out);
+        }
+        match finished {
+            Ok(result) if !held => {
                 out.push_str(&format!("step {name}: {}\n", step.sql));
                 out.push_str(&join_text(result));
             }
-            Err(_) => {
+            Ok(result) => {
+                // Finished, but its annotation says to report it later: keep the text.
                 out.push_str(&format!("step {name}: {} <waiting ...>\n", step.sql));
+                let text = join_text(result);
                 sessions[index].pending = Some(Pending {
-                    step: name.clone(),
-                    seq,
-                    task,
+                    task: tokio::spawn(async move { text }),
+                    held_at_issue: true,
+                    ..pending
                 });
             }
+            Err(_) => {
+                out.push_str(&format!("step {name}: {} <waiting ...>\n", step.sql));
+                sessions[index].pending = Some(pending);
+            }
         }
-        drain(&mut sessions, timing.grace, timing.settle, out).await;
+        drain(&mut sessions, seq, timing.grace, timing.settle, out).await;
     }
-    drain(&mut sessions, timing.final_wait, timing.settle, out).await;
+    drain(
+        &mut sessions,
+        perm.len(),
+        timing.final_wait,
+        timing.settle,
+        out,
+    )
+    .await;
     for (s, spec_s) in sessions.iter_mut().zip(&spec.sessions) {
         if let Some(p) = s.pending.take() {
             out.push_str(&format!(
@@ -172,13 +291,17 @@ async fn run_permutation(
                 .await;
             let _ = tokio::time::timeout(Duration::from_secs(5), p.task).await;
         }
+        flush_notices(s, out);
         if let Some(sql) = &spec_s.teardown {
             let result = run_sql(&s.client, sql).await;
+            flush_notices(s, out);
             if result.contains("ERROR:") {
                 out.push_str(&format!(
                     "teardown of session {} failed: {result}",
                     spec_s.name
                 ));
+            } else {
+                out.push_str(&result);
             }
         }
     }
@@ -189,6 +312,7 @@ async fn run_permutation(
         loop {
             let result = run_sql(control, sql).await;
             if !result.contains("ERROR:") {
+                out.push_str(&result);
                 break;
             }
             // A closed session's rollback may still hold a lock for a moment.
@@ -202,33 +326,47 @@ async fn run_permutation(
     Ok(())
 }
 
-/// Reports waiting steps that complete within `grace`, repeatedly, in issue order.
-async fn drain(sessions: &mut [Session], grace: Duration, settle: Duration, out: &mut String) {
+/// Whether a waiting step may now be reported complete: it finished and no annotation holds it.
+fn completable(sessions: &[Session], i: usize, current: usize) -> bool {
+    sessions[i]
+        .pending
+        .as_ref()
+        .is_some_and(|p| p.task.is_finished() && !held_by_annotation(p, sessions, current))
+}
+
+/// Reports waiting steps that complete within `grace`, repeatedly, in issue order; `current`
+/// is the position of the step issued last.
+async fn drain(
+    sessions: &mut [Session],
+    current: usize,
+    grace: Duration,
+    settle: Duration,
+    out: &mut String,
+) {
     loop {
         if sessions.iter().all(|s| s.pending.is_none()) {
             return;
         }
         let start = Instant::now();
-        let finished = |sessions: &[Session]| {
-            sessions
-                .iter()
-                .any(|s| s.pending.as_ref().is_some_and(|p| p.task.is_finished()))
-        };
-        while !finished(sessions) && start.elapsed() < grace {
+        let any =
+            |sessions: &[Session]| (0..sessions.len()).any(|i| completable(sessions, i, current));
+        while !any(sessions) && start.elapsed() < grace {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        if !finished(sessions) {
+        if !any(sessions) {
             return;
         }
         tokio::time::sleep(settle).await;
-        let mut done: Vec<Pending> = Vec::new();
-        for s in sessions.iter_mut() {
-            if s.pending.as_ref().is_some_and(|p| p.task.is_finished()) {
-                done.extend(s.pending.take());
-            }
-        }
-        done.sort_by_key(|p| p.seq);
-        for p in done {
+        let ready: Vec<usize> = (0..sessions.len())
+            .filter(|&i| completable(sessions, i, current))
+            .collect();
+        let mut done: Vec<(usize, Pending)> = ready
+            .into_iter()
+            .filter_map(|i| sessions[i].pending.take().map(|p| (i, p)))
+            .collect();
+        done.sort_by_key(|(_, p)| p.seq);
+        for (i, p) in done {
+            flush_notices(&sessions[i], out);
             out.push_str(&format!("step {}: <... completed>\n", p.step));
             out.push_str(&join_text(p.task.await));
         }
@@ -239,8 +377,8 @@ fn join_text(result: Result<String, tokio::task::JoinError>) -> String {
     result.unwrap_or_else(|e| format!("runner error: step task failed: {e}\n"))
 }
 
-/// Runs `sql` as one simple query and renders what came back: a table per result set, and
-/// `ERROR:  SQLSTATE: message` if a statement failed (results before it are kept).
+/// Runs `sql` as one simple query and renders what came back as isolationtester does: a table
+/// per result set, and `ERROR:  message` if a statement failed (results before it are kept).
 pub async fn run_sql(client: &Client, sql: &str) -> String {
     let mut out = String::new();
     let stream = match client.simple_query_raw(sql).await {
@@ -279,21 +417,42 @@ pub async fn run_sql(client: &Client, sql: &str) -> String {
     out
 }
 
+/// An error as libpq prints it with terse verbosity: severity and message, no SQLSTATE,
+/// detail or hint (deadlock details name process ids).
 fn format_error(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
-        Some(db) => format!("ERROR:  {}: {}\n", db.code().code(), db.message()),
+        Some(db) => format!("{}:  {}\n", db.severity(), db.message()),
         None => format!("ERROR:  (client) {e}\n"),
     }
 }
 
-/// A result set as isolationtester prints one, left-aligned (the simple protocol carries no
-/// types to align by): header, dashes, rows (NULL as empty), row count.
+/// Whether libpq's `PQprint` takes a value for a number (and so right-aligns its column):
+/// only digits, `.`, `e`/`E`, spaces and `-`, not starting with `e`/`E`, ending in a digit.
+/// The empty string (and NULL) counts as a number.
+fn looks_numeric(v: &str) -> bool {
+    if v.is_empty() {
+        return true;
+    }
+    v.chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | ' ' | '-'))
+        && !v.starts_with(['e', 'E'])
+        && v.ends_with(|c: char| c.is_ascii_digit())
+}
+
+/// A result set as isolationtester prints one (libpq's `PQprint`, aligned, `|` separated):
+/// columns whose every value looks numeric are right-aligned, header included, the others
+/// left-aligned and padded to the column width; NULL prints as empty; then the row count.
 fn format_table(columns: &[String], rows: &[Vec<Option<String>>]) -> String {
     let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
+    let mut numeric = vec![true; columns.len()];
     for row in rows {
         for (i, v) in row.iter().enumerate() {
+            let v = v.as_deref().unwrap_or("");
             if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(v.as_deref().unwrap_or("").chars().count());
+                *w = (*w).max(v.chars().count());
+            }
+            if let Some(n) = numeric.get_mut(i) {
+                *n = *n && looks_numeric(v);
             }
         }
     }
@@ -301,9 +460,16 @@ fn format_table(columns: &[String], rows: &[Vec<Option<String>>]) -> String {
         let padded: Vec<String> = cells
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0)))
+            .map(|(i, c)| {
+                let w = widths.get(i).copied().unwrap_or(0);
+                if numeric.get(i).copied().unwrap_or(false) {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
             .collect();
-        format!("{}\n", padded.join("|").trim_end())
+        format!("{}\n", padded.join("|"))
     };
     let mut out = line(columns.iter().map(String::as_str).collect());
     let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
@@ -331,8 +497,13 @@ mod tests {
         ];
         assert_eq!(
             format_table(&cols, &rows),
-            "id |value\n---+-----\n1  |10\n200|\n(2 rows)\n\n"
+            " id|value\n---+-----\n  1|   10\n200|     \n(2 rows)\n\n"
         );
         assert_eq!(format_table(&cols, &[]), "id|value\n--+-----\n(0 rows)\n\n");
+        let text = vec![vec![Some("x".to_string()), Some("1e5".to_string())]];
+        assert_eq!(
+            format_table(&["name".to_string(), "s".to_string()], &text),
+            "name|  s\n----+---\nx   |1e5\n(1 row)\n\n"
+        );
     }
 }

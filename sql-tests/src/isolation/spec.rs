@@ -1,6 +1,7 @@
 //! The spec format: what a multi-session test says, and its parser.
 //!
-//! A spec is PostgreSQL isolationtester's format, reduced to what these tests need:
+//! A spec is PostgreSQL isolationtester's format (its full grammar, so PostgreSQL's own specs
+//! parse unchanged):
 //!
 //! ```text
 //! # a comment, up to the end of the line
@@ -17,9 +18,16 @@
 //! step s2a  { ... }
 //!
 //! permutation s1a s2a s1b                                     # the orders to run
+//! permutation "s1a" s2a(*) s1b(s2a) s2b(s1b notices 1)        # with blocker annotations
 //! ```
 //!
-//! Step names are unique across the spec, and a permutation lists step names. Without any
+//! Names may be written bare or in double quotes (`""` inside quotes is a `"`). A permutation
+//! runs up to the next keyword, so it may span lines. A step in a permutation may carry
+//! annotations in parentheses ([`Blocker`]): `(*)` — report the step as waiting once, even if
+//! it finished at once; `(other)` — the step counts as waiting until step `other` completes;
+//! `(other notices N)` — until `other`'s session has emitted N notices.
+//!
+//! Step names are unique across the spec. Without any
 //! `permutation` line the runner runs every interleaving of the sessions' steps that keeps each
 //! session's own order (as isolationtester does) — fine for two short sessions, explosive
 //! beyond, so the specs here always list their permutations. SQL inside braces may itself
@@ -36,8 +44,8 @@ pub struct Spec {
     /// Run on the control connection after each permutation.
     pub teardown: Option<String>,
     pub sessions: Vec<SessionSpec>,
-    /// Orders of step names; empty means "every interleaving".
-    pub permutations: Vec<Vec<String>>,
+    /// Orders of steps; empty means "every interleaving".
+    pub permutations: Vec<Vec<PermutationStep>>,
 }
 
 /// One session: its own connection, optional setup/teardown and its steps in order.
@@ -54,6 +62,70 @@ pub struct SessionSpec {
 pub struct Step {
     pub name: String,
     pub sql: String,
+}
+
+/// One entry of a permutation: a step name and the blocker annotations that follow it in
+/// parentheses, as isolationtester defines them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermutationStep {
+    pub name: String,
+    pub blockers: Vec<Blocker>,
+}
+
+/// Why a step counts as blocked even if it has finished (`step(...)` in a permutation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocker {
+    /// `(*)`: reported `<waiting ...>` once when issued, its completion reported after the
+    /// next step (for output whose position would otherwise depend on timing).
+    Once,
+    /// `(other)`: blocked until step `other` has completed; `(other notices N)`: until
+    /// `other`'s session has emitted N notices while that step runs.
+    Step { name: String, notices: Option<u32> },
+}
+
+fn parse_blockers(
+    tokens: &[(usize, Token)],
+    pos: &mut usize,
+    line: usize,
+) -> Result<Vec<Blocker>, ParseError> {
+    let bad = |message: &str| ParseError {
+        line,
+        message: message.to_string(),
+    };
+    let mut out = Vec::new();
+    loop {
+        let Some((_, Token::Word(word))) = tokens.get(*pos).cloned() else {
+            return Err(bad("a blocker annotation needs * or a step name"));
+        };
+        *pos += 1;
+        if word == "*" {
+            out.push(Blocker::Once);
+        } else {
+            let mut notices = None;
+            if let Some((_, Token::Word(kw))) = tokens.get(*pos) {
+                if kw == "notices" {
+                    let Some((_, Token::Word(n))) = tokens.get(*pos + 1) else {
+                        return Err(bad("notices needs a count"));
+                    };
+                    let n: u32 = n.parse().map_err(|_| bad("notices needs a count"))?;
+                    notices = Some(n);
+                    *pos += 2;
+                }
+            }
+            out.push(Blocker::Step {
+                name: word,
+                notices,
+            });
+        }
+        match tokens.get(*pos).map(|t| &t.1) {
+            Some(Token::Punct(',')) => *pos += 1,
+            Some(Token::Punct(')')) => {
+                *pos += 1;
+                return Ok(out);
+            }
+            _ => return Err(bad("unterminated blocker annotation")),
+        }
+    }
 }
 
 /// A malformed spec, with the line it was found on.
@@ -73,6 +145,8 @@ impl fmt::Display for ParseError {
 enum Token {
     Word(String),
     Block(String),
+    /// `(`, `)` or `,` of a permutation step's blocker annotation.
+    Punct(char),
     /// End of a line outside a block: it ends a permutation.
     Newline,
 }
@@ -118,6 +192,34 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ParseError> {
             let sql: String = chars[i + 1..j - 1].iter().collect();
             tokens.push((start_line, Token::Block(sql.trim().to_string())));
             i = j;
+        } else if c == '"' {
+            // A quoted name: `""` inside stands for one `"`.
+            let mut j = i + 1;
+            let mut name = String::new();
+            loop {
+                match chars.get(j) {
+                    None | Some('\n') => {
+                        return Err(ParseError {
+                            line,
+                            message: "unterminated quoted name".into(),
+                        })
+                    }
+                    Some('"') if chars.get(j + 1) == Some(&'"') => {
+                        name.push('"');
+                        j += 2;
+                    }
+                    Some('"') => break,
+                    Some(ch) => {
+                        name.push(*ch);
+                        j += 1;
+                    }
+                }
+            }
+            tokens.push((line, Token::Word(name)));
+            i = j + 1;
+        } else if c == '(' || c == ')' || c == ',' {
+            tokens.push((line, Token::Punct(c)));
+            i += 1;
         } else if c == '}' {
             return Err(ParseError {
                 line,
@@ -125,7 +227,7 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ParseError> {
             });
         } else {
             let mut j = i;
-            while j < chars.len() && !chars[j].is_whitespace() && !"{}#".contains(chars[j]) {
+            while j < chars.len() && !chars[j].is_whitespace() && !"{}#\"(),".contains(chars[j]) {
                 j += 1;
             }
             tokens.push((line, Token::Word(chars[i..j].iter().collect())));
@@ -236,13 +338,39 @@ pub fn parse(text: &str) -> Result<Spec, ParseError> {
                 session.steps.push(Step { name, sql });
             }
             "permutation" => {
+                // Steps up to the next keyword (newlines are only whitespace, as in
+                // isolationtester's grammar), each optionally `name(blocker, ...)`.
                 let mut steps = Vec::new();
-                while let Some((l, Token::Word(name))) = tokens.get(pos).cloned() {
+                loop {
+                    while tokens.get(pos).is_some_and(|t| t.1 == Token::Newline) {
+                        pos += 1;
+                    }
+                    let Some((l, Token::Word(name))) = tokens.get(pos).cloned() else {
+                        break;
+                    };
+                    if KEYWORDS.contains(&name.as_str()) {
+                        break;
+                    }
+                    pos += 1;
                     if spec.find_step(&name).is_none() {
                         return Err(err(l, format!("permutation names unknown step {name}")));
                     }
-                    steps.push(name);
-                    pos += 1;
+                    let mut blockers = Vec::new();
+                    if tokens.get(pos).is_some_and(|t| t.1 == Token::Punct('(')) {
+                        pos += 1;
+                        blockers = parse_blockers(&tokens, &mut pos, l)?;
+                        for b in &blockers {
+                            if let Blocker::Step { name: other, .. } = b {
+                                if spec.find_step(other).is_none() {
+                                    return Err(err(
+                                        l,
+                                        format!("step {name} waits for unknown step {other}"),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    steps.push(PermutationStep { name, blockers });
                 }
                 if steps.is_empty() {
                     return Err(err(line, "empty permutation".into()));
@@ -259,6 +387,30 @@ pub fn parse(text: &str) -> Result<Spec, ParseError> {
 }
 
 impl Spec {
+    /// Steps that no permutation names (isolationtester reports them as "unused step name").
+    pub fn unused_steps(&self) -> Vec<&str> {
+        if self.permutations.is_empty() {
+            return Vec::new();
+        }
+        let mut used = std::collections::HashSet::new();
+        for p in &self.permutations {
+            for st in p {
+                used.insert(st.name.as_str());
+                for b in &st.blockers {
+                    if let Blocker::Step { name, .. } = b {
+                        used.insert(name.as_str());
+                    }
+                }
+            }
+        }
+        self.sessions
+            .iter()
+            .flat_map(|s| &s.steps)
+            .map(|s| s.name.as_str())
+            .filter(|n| !used.contains(n))
+            .collect()
+    }
+
     /// The session index and step for a step name.
     pub fn find_step(&self, name: &str) -> Option<(usize, &Step)> {
         self.sessions
@@ -269,7 +421,7 @@ impl Spec {
 
     /// The permutations to run: the listed ones, or every interleaving of the sessions'
     /// steps that keeps each session's order.
-    pub fn all_permutations(&self) -> Vec<Vec<String>> {
+    pub fn all_permutations(&self) -> Vec<Vec<PermutationStep>> {
         if !self.permutations.is_empty() {
             return self.permutations.clone();
         }
@@ -284,7 +436,7 @@ impl Spec {
         &self,
         next: &mut [usize],
         current: &mut Vec<String>,
-        out: &mut Vec<Vec<String>>,
+        out: &mut Vec<Vec<PermutationStep>>,
     ) {
         let mut any = false;
         for (i, s) in self.sessions.iter().enumerate() {
@@ -298,7 +450,15 @@ impl Spec {
             }
         }
         if !any {
-            out.push(current.clone());
+            out.push(
+                current
+                    .iter()
+                    .map(|name| PermutationStep {
+                        name: name.clone(),
+                        blockers: Vec::new(),
+                    })
+                    .collect(),
+            );
         }
     }
 }
@@ -319,13 +479,37 @@ mod tests {
         assert_eq!(spec.sessions[0].setup.as_deref(), Some("SET x = '{}';"));
         assert_eq!(spec.sessions[0].steps[1].sql, "SELECT * FROM t;");
         assert_eq!(spec.sessions[0].teardown.as_deref(), Some("ROLLBACK;"));
-        let names = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let names = |p: &[PermutationStep]| p.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&spec.permutations[0]), vec!["s1a", "s2a", "s1b"]);
+        assert_eq!(names(&spec.permutations[1]), vec!["s2a", "s1a", "s1b"]);
+        // A permutation may continue on the next line.
+        let spec2 = parse(&text.replace("s2a s1b\n", "s2a\n s1b\n")).unwrap();
+        assert_eq!(names(&spec2.permutations[0]), vec!["s1a", "s2a", "s1b"]);
+    }
+
+    #[test]
+    fn parses_quoted_names_and_blockers() {
+        let text = "session \"s 1\"\nstep \"a\" { x }\nstep b { y }\nsession s2\nstep c { z }\n\
+                    permutation \"a\"(*) b(c notices 2, a) c\n";
+        let spec = parse(text).unwrap();
+        assert_eq!(spec.sessions[0].name, "s 1");
+        let p = &spec.permutations[0];
+        assert_eq!(p[0].blockers, vec![Blocker::Once]);
         assert_eq!(
-            spec.permutations,
-            vec![names(&["s1a", "s2a", "s1b"]), names(&["s2a", "s1a", "s1b"])]
+            p[1].blockers,
+            vec![
+                Blocker::Step {
+                    name: "c".into(),
+                    notices: Some(2)
+                },
+                Blocker::Step {
+                    name: "a".into(),
+                    notices: None
+                }
+            ]
         );
-        // A permutation ends at the end of its line.
-        assert!(parse(&text.replace("s2a s1b\n", "s2a\n s1b\n")).is_err());
+        assert!(p[2].blockers.is_empty());
+        assert!(parse("session s\nstep a { x }\npermutation a(zz)\n").is_err());
     }
 
     #[test]
@@ -341,7 +525,15 @@ mod tests {
     fn interleaves_when_no_permutation_is_given() {
         let spec = parse("session s1\nstep a { }\nstep b { }\nsession s2\nstep c { }\n").unwrap();
         let perms = spec.all_permutations();
-        let as_str: Vec<String> = perms.iter().map(|p| p.join(" ")).collect();
+        let as_str: Vec<String> = perms
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
         assert_eq!(as_str, vec!["a b c", "a c b", "c a b"]);
     }
 }

@@ -6,6 +6,8 @@
 //! NULL. Constraints added to a table with rows are validated against those rows first
 //! (CHECK: 23514 "is violated by some row"; FOREIGN KEY: each row is checked like an
 //! insert, locking the referenced rows; SET NOT NULL: 23502 "contains null values").
+//! ADD PRIMARY KEY moves every row from its hidden row id to a key made of the key columns
+//! (23502 for a NULL key, 23505 `could not create unique index` for a duplicate).
 
 use super::super::expr::{compile, Layout};
 use super::super::ExecCtx;
@@ -36,6 +38,7 @@ pub fn run(plan: &DdlPlan, ctx: &Arc<ExecCtx>) -> Result<(String, Vec<Notice>)> 
             view,
             drop_fks,
             missing,
+            named,
         } => {
             let what = if *view { "view" } else { "table" };
             for m in missing {
@@ -54,7 +57,7 @@ pub fn run(plan: &DdlPlan, ctx: &Arc<ExecCtx>) -> Result<(String, Vec<Notice>)> 
                 ));
             }
             for (i, t) in tables.iter().enumerate() {
-                if i > 0 && tables.len() > 1 {
+                if i >= *named {
                     let k = if crate::binder::view::view_sql(t).is_some() {
                         "view"
                     } else {
@@ -173,6 +176,51 @@ fn alter(
                 }
                 row.push(v);
                 txn.update(def.id, &key, row)?;
+            }
+        }
+        AlterOp::AddPrimaryKey { columns, name } => {
+            // Rows of a table without a primary key live under hidden row ids: each moves to
+            // the key made of its key columns (deleted, then inserted once the definition
+            // says so, which also checks uniqueness).
+            let old = rows(def.id)?;
+            for (_, row) in &old {
+                for &c in columns {
+                    if row.get(c).is_none_or(|v| v.is_null()) {
+                        return Err(contains_nulls(def, &def.columns[c].name));
+                    }
+                }
+            }
+            for (n, (key, _)) in old.iter().enumerate() {
+                txn.delete(def.id, key)?;
+                if n % 1024 == 0 {
+                    ctx.check_cancel()?;
+                }
+            }
+            for &c in columns {
+                def.columns[c].nullable = false;
+            }
+            def.primary_key = columns.clone();
+            def.primary_key_name = Some(name.clone());
+            txn.alter_table(def)?;
+            for (n, (_, row)) in old.into_iter().enumerate() {
+                if let Err(e) = txn.insert(def.id, row) {
+                    let e = Error::from(e);
+                    if e.kind != ErrorKind::UniqueViolation {
+                        return Err(e);
+                    }
+                    // PostgreSQL reports it as the index build failing.
+                    let mut err = Error::new(
+                        ErrorKind::UniqueViolation,
+                        format!("could not create unique index \"{name}\""),
+                    );
+                    if let Some(d) = e.detail {
+                        err = err.with_detail(d.replace("already exists.", "is duplicated."));
+                    }
+                    return Err(err);
+                }
+                if n % 1024 == 0 {
+                    ctx.check_cancel()?;
+                }
             }
         }
         AlterOp::AddCheck {
