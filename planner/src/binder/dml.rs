@@ -310,59 +310,7 @@ impl Binder<'_> {
         items: &[ast::SelectItem],
         cols: Vec<ColumnId>,
     ) -> Result<Returning> {
-        let mut exprs = vec![];
-        let mut names = vec![];
-        for item in items {
-            match item {
-                ast::SelectItem::Wildcard(_) => {
-                    for c in self.scope().cols.clone() {
-                        exprs.push(Expr::Column(c.id, c.ty.clone()));
-                        names.push(c.name.clone());
-                    }
-                }
-                ast::SelectItem::QualifiedWildcard(kind, _) => {
-                    let t = match kind {
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name(n)?,
-                        _ => return Err(unsupported("this wildcard")),
-                    };
-                    let found: Vec<ScopeColumn> = self
-                        .scope()
-                        .cols
-                        .iter()
-                        .filter(|c| c.table.as_deref() == Some(t.as_str()))
-                        .cloned()
-                        .collect();
-                    if found.is_empty() {
-                        return Err(Error::new(
-                            ErrorKind::UndefinedTable,
-                            format!("missing FROM-clause entry for table \"{t}\""),
-                        ));
-                    }
-                    for c in found {
-                        exprs.push(Expr::Column(c.id, c.ty.clone()));
-                        names.push(c.name.clone());
-                    }
-                }
-                ast::SelectItem::UnnamedExpr(e) => {
-                    self.last_subquery_name = None;
-                    let b = self.bind_expr(e)?;
-                    names.push(self.figure_name(e));
-                    exprs.push(b);
-                }
-                ast::SelectItem::ExprWithAlias { expr, alias } => {
-                    exprs.push(self.bind_expr(expr)?);
-                    names.push(ident(alias));
-                }
-                ast::SelectItem::ExprWithAliases { .. } => return Err(unsupported("this alias")),
-            }
-        }
-        let exprs = exprs
-            .into_iter()
-            .map(|e| match e.ty() {
-                None => self.coerce(e, &sledgres_storage::DataType::Text),
-                Some(_) => Ok(e),
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let (exprs, names) = self.bind_output_list(items)?;
         let columns = exprs
             .iter()
             .zip(names)

@@ -439,69 +439,7 @@ impl Binder<'_> {
         }
         // SELECT list
         self.scope().aggs_allowed = Some("SELECT");
-        let mut exprs = vec![];
-        let mut names = vec![];
-        for item in &s.projection {
-            match item {
-                ast::SelectItem::Wildcard(_) => {
-                    if self.scope().cols.is_empty() {
-                        return Err(Error::new(
-                            ErrorKind::SyntaxError,
-                            "SELECT * with no tables specified is not valid",
-                        ));
-                    }
-                    for c in self.scope().cols.clone() {
-                        if c.hidden {
-                            continue;
-                        }
-                        exprs.push(Expr::Column(c.id, c.ty.clone()));
-                        names.push(c.name.clone());
-                    }
-                }
-                ast::SelectItem::QualifiedWildcard(kind, _) => {
-                    let t = match kind {
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name(n)?,
-                        _ => return Err(unsupported("this wildcard")),
-                    };
-                    let cols: Vec<ScopeColumn> = self
-                        .scope()
-                        .cols
-                        .iter()
-                        .filter(|c| c.table.as_deref() == Some(t.as_str()))
-                        .cloned()
-                        .collect();
-                    if cols.is_empty() {
-                        return Err(Error::new(
-                            ErrorKind::UndefinedTable,
-                            format!("missing FROM-clause entry for table \"{t}\""),
-                        ));
-                    }
-                    for c in cols {
-                        exprs.push(Expr::Column(c.id, c.ty.clone()));
-                        names.push(c.name.clone());
-                    }
-                }
-                ast::SelectItem::UnnamedExpr(e) => {
-                    self.last_subquery_name = None;
-                    let b = self.bind_expr(e)?;
-                    names.push(self.figure_name(e));
-                    exprs.push(b);
-                }
-                ast::SelectItem::ExprWithAlias { expr, alias } => {
-                    exprs.push(self.bind_expr(expr)?);
-                    names.push(ident(alias));
-                }
-                ast::SelectItem::ExprWithAliases { .. } => return Err(unsupported("this alias")),
-            }
-        }
-        // Untyped literals in the output become text.
-        let exprs = exprs
-            .into_iter()
-            .map(|e| match e.ty() {
-                None => self.coerce(e, &DataType::Text),
-                Some(_) => Ok(e),
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let (exprs, names) = self.bind_output_list(&s.projection)?;
         self.scope().aggs_allowed = None;
 
         // GROUP BY
@@ -1173,6 +1111,79 @@ impl Binder<'_> {
             args,
             cols: vec![(id, ty)],
         })
+    }
+
+    /// Binds a SELECT or RETURNING list in the current scope: `*` and `t.*` expand to the
+    /// visible columns, other items are bound and named as PostgreSQL names them, and
+    /// untyped literals become text. Returns the expressions and their output names.
+    pub(crate) fn bind_output_list(
+        &mut self,
+        items: &[ast::SelectItem],
+    ) -> Result<(Vec<Expr>, Vec<String>)> {
+        let mut exprs = vec![];
+        let mut names = vec![];
+        for item in items {
+            match item {
+                ast::SelectItem::Wildcard(_) => {
+                    if self.scope().cols.is_empty() {
+                        return Err(Error::new(
+                            ErrorKind::SyntaxError,
+                            "SELECT * with no tables specified is not valid",
+                        ));
+                    }
+                    for c in self.scope().cols.clone() {
+                        if c.hidden {
+                            continue;
+                        }
+                        exprs.push(Expr::Column(c.id, c.ty.clone()));
+                        names.push(c.name.clone());
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let t = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name(n)?,
+                        _ => return Err(unsupported("this wildcard")),
+                    };
+                    let cols: Vec<ScopeColumn> = self
+                        .scope()
+                        .cols
+                        .iter()
+                        .filter(|c| c.table.as_deref() == Some(t.as_str()))
+                        .cloned()
+                        .collect();
+                    if cols.is_empty() {
+                        return Err(Error::new(
+                            ErrorKind::UndefinedTable,
+                            format!("missing FROM-clause entry for table \"{t}\""),
+                        ));
+                    }
+                    for c in cols {
+                        exprs.push(Expr::Column(c.id, c.ty.clone()));
+                        names.push(c.name.clone());
+                    }
+                }
+                ast::SelectItem::UnnamedExpr(e) => {
+                    self.last_subquery_name = None;
+                    let b = self.bind_expr(e)?;
+                    names.push(self.figure_name(e));
+                    exprs.push(b);
+                }
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    exprs.push(self.bind_expr(expr)?);
+                    names.push(ident(alias));
+                }
+                ast::SelectItem::ExprWithAliases { .. } => return Err(unsupported("this alias")),
+            }
+        }
+        // Untyped literals in the output become text.
+        let exprs = exprs
+            .into_iter()
+            .map(|e| match e.ty() {
+                None => self.coerce(e, &DataType::Text),
+                Some(_) => Ok(e),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((exprs, names))
     }
 
     /// PostgreSQL's FigureColname: the output name of an unaliased SELECT item.
